@@ -1,0 +1,3 @@
+from envtrace.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""Command line (Typer): the composition root that wires the packages together."""

@@ -1,0 +1,1 @@
+"""envtrace.detect"""
