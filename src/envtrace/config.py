@@ -1,0 +1,52 @@
+"""Settings, read from the environment (prefix ``ENVTRACE_``) and the command line.
+
+Only the composition roots (cli, web app factory, gateway start-up) read settings; the pure cores
+take their parameters as arguments.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DB_URL = "sqlite:///envtrace.db"
+
+
+class Settings(BaseSettings):
+    """Platform settings. Every field is documented in README.md ("Configuration")."""
+
+    model_config = SettingsConfigDict(env_prefix="ENVTRACE_", extra="ignore")
+
+    db_url: str = Field(DEFAULT_DB_URL, description="Database URL: sqlite:///PATH or postgresql://...")
+    state_dir: Path | None = Field(
+        None,
+        description="Folder for the ledger signing keys, the published checkpoint file and the "
+        "station-key master key (outside the database). Default: beside the SQLite file, or under "
+        "~/.local/share/envtrace for PostgreSQL.",
+    )
+    gateway_host: str = Field("127.0.0.1", description="Address the HJ 212 gateway listens on.")
+    gateway_port: int = Field(8212, description="TCP port of the HJ 212 gateway.")
+    http_host: str = Field("127.0.0.1", description="Address the web app listens on.")
+    http_port: int | None = Field(None, description="TCP port of the web app (none: no web app).")
+    sqlite_synchronous: str = Field(
+        "FULL", description="SQLite synchronous pragma: FULL survives power loss, NORMAL only crashes."
+    )
+
+
+def state_dir_for(db_url: str, configured: Path | None = None) -> Path:
+    """The folder that holds what must live outside the database for ``db_url``."""
+    if configured is not None:
+        return configured
+    env = os.environ.get("ENVTRACE_STATE_DIR")
+    if env:
+        return Path(env)
+    if db_url.startswith("sqlite:///"):
+        path = db_url.removeprefix("sqlite:///")
+        if path and path != ":memory:":
+            return Path(path).expanduser().resolve().with_suffix(".state")
+    digest = hashlib.sha256(db_url.encode()).hexdigest()[:12]
+    return Path.home() / ".local" / "share" / "envtrace" / digest
