@@ -1,0 +1,1 @@
+"""Proving the ledger to outsiders: checkpoint publication, signing keys, verification, evidence bundles."""
