@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -34,6 +35,31 @@ class Settings(BaseSettings):
     http_port: int | None = Field(None, description="TCP port of the web app (none: no web app).")
     sqlite_synchronous: str = Field(
         "FULL", description="SQLite synchronous pragma: FULL survives power loss, NORMAL only crashes."
+    )
+    unknown_stations: Literal["enrol", "refuse"] = Field(
+        "enrol",
+        description="What the gateway does with an MN it does not know: enrol it as a pending station "
+        "(trust on first use; its data are stored, sealed and acknowledged, marked unapproved) or "
+        "refuse it (quarantined as auth, answered QnRtn=4).",
+    )
+    tolerant: bool = Field(
+        False,
+        description="Accept the known deviations of real devices (Modbus CRC, length counting CRC+CRLF "
+        "...) from every station, recording them; otherwise only from stations marked tolerant.",
+    )
+    idle_timeout_s: float = Field(
+        600.0, description="Close a station connection that sent nothing for this many seconds."
+    )
+    batch_max: int = Field(4000, description="Most frames the writer commits in one transaction.")
+    queue_high: int = Field(
+        50_000, description="Pause reading from stations when this many frames await commit."
+    )
+    queue_low: int = Field(10_000, description="Resume reading when fewer frames than this await commit.")
+    history_requests: bool = Field(
+        True, description="Ask stations for missed minute/hour data (2051/2061) when their series has gaps."
+    )
+    history_timeout_s: float = Field(
+        120.0, description="Forget a history request the station has not finished after this long."
     )
 
 

@@ -1,22 +1,37 @@
 """Connecting to the database: SQLite (embedded default) or PostgreSQL (production).
 
 SQLite runs in WAL mode with ``synchronous=FULL`` by default, so a committed transaction survives a
-crash of the process and of the machine; writers queue on ``busy_timeout`` instead of failing.
-PostgreSQL URLs are given in the usual ``postgresql://`` form and driven by psycopg 3.
+crash of the process and of the machine; writers queue on ``busy_timeout`` instead of failing. Each
+connection keeps a page cache of ``SQLITE_CACHE_KIB`` (the indexes of the hot tables stay in memory)
+and its temporary structures in memory. PostgreSQL URLs are given in the usual ``postgresql://``
+form and driven by psycopg 3.
+
+``bulk_insert`` is the hot paths' way to insert many rows. SQLite: prepared multi-row ``INSERT ...
+VALUES (...), (...), ...`` statements of ``SQLITE_ROWS_PER_INSERT`` rows run by ``executemany`` (a
+statement's set-up, such as the list of a ``CHECK (x IN (...))`` constraint, is paid per
+statement, not per row). PostgreSQL: **one** statement for the whole set, ``INSERT ... SELECT * FROM
+unnest(%s::type[], ...)``: one round trip whatever the number of rows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+import sqlite3
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from itertools import chain
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Table, create_engine, event
 from sqlalchemy.engine import URL, make_url
 
 from envtrace.store.errors import UnsupportedDatabase
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_CACHE_KIB = 32_768  # per connection; pages are allocated as they are used
+SQLITE_ROWS_PER_INSERT = 128
+# host parameters one SQLite statement may hold (SQLITE_MAX_VARIABLE_NUMBER: 32766 since 3.32)
+SQLITE_MAX_PARAMS = 32_766 if sqlite3.sqlite_version_info >= (3, 32) else 999
 
 
 def normalise_url(url: str) -> URL:
@@ -57,6 +72,8 @@ def connect(url: str, *, sqlite_synchronous: str = "FULL", pool_size: int = 5) -
             cur.execute(f"PRAGMA synchronous={sync}")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cur.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+            cur.execute("PRAGMA temp_store=MEMORY")
             cur.close()
             # Transactions are begun by the "begin" hook below, so that writers can take the write
             # lock up front (BEGIN IMMEDIATE) instead of failing to upgrade a read lock later.
@@ -80,3 +97,88 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
             conn = conn.execution_options(sqlite_begin="IMMEDIATE")
         with conn.begin():
             yield conn
+
+
+def param_marks(conn: Connection, count: int) -> str:
+    """``?, ?, ...`` (sqlite3) or ``%s, %s, ...`` (psycopg): placeholders for driver-level SQL."""
+    mark = "?" if conn.dialect.name == "sqlite" else "%s"
+    return ", ".join([mark] * count)
+
+
+def executemany(conn: Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
+    """Run one parameterised statement for many rows through the DB-API cursor (``executemany``).
+
+    ``sql`` is driver-level SQL (placeholders from ``param_marks``); the hot paths of the store use
+    this (or ``bulk_insert``) instead of Core constructs, which cost microseconds a row to compile.
+    """
+    if rows:
+        conn.exec_driver_sql(sql, rows)
+
+
+_LENGTH = re.compile(r"\(\d+\)")
+_BULK_SQL: dict[tuple[str, str, tuple[str, ...], str, int], str] = {}
+
+
+def bulk_insert_sql(
+    conn: Connection, table: Table, columns: Sequence[str], suffix: str = "", *, rows: int = 1
+) -> str:
+    """The driver-level statement ``bulk_insert`` runs (cached per dialect, table, columns and, on
+    SQLite, the number of rows in its VALUES list)."""
+    dialect = conn.dialect
+    key = (dialect.name, table.name, tuple(columns), suffix, rows)
+    sql = _BULK_SQL.get(key)
+    if sql is None:
+        names = ", ".join(columns)
+        if dialect.name == "postgresql":
+            # the element types without their length: a cast to varchar(n) would cut a longer value
+            # silently, where the insert into the varchar(n) column refuses it, as it must
+            casts = ", ".join(
+                f"%s::{_LENGTH.sub('', table.c[name].type.compile(dialect=dialect)).lower()}[]"
+                for name in columns
+            )
+            sql = f"INSERT INTO {table.name} ({names}) SELECT * FROM unnest({casts})"
+        else:
+            values = ", ".join([f"({param_marks(conn, len(columns))})"] * rows)
+            sql = f"INSERT INTO {table.name} ({names}) VALUES {values}"
+        if suffix:
+            sql = f"{sql} {suffix}"
+        _BULK_SQL[key] = sql
+    return sql
+
+
+def bulk_insert(
+    conn: Connection,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    suffix: str = "",
+) -> None:
+    """Insert ``rows`` (values in ``columns`` order) into ``table`` in the caller's transaction.
+
+    SQLite: ``executemany`` of a prepared multi-row ``INSERT`` (the rest of the rows through the
+    one-row statement). PostgreSQL: a single ``INSERT ... SELECT * FROM unnest(...)`` taking one
+    array per column (one round trip). ``suffix`` is appended to the statement (``ON CONFLICT ...
+    DO NOTHING``); it must hold no placeholders. Rows are inserted in the order given.
+    """
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        sql = bulk_insert_sql(conn, table, columns, suffix)
+        conn.exec_driver_sql(sql, tuple(list(column) for column in zip(*rows, strict=True)))
+        return
+    width = len(columns)
+    per = max(1, min(SQLITE_ROWS_PER_INSERT, SQLITE_MAX_PARAMS // width))
+    cut = len(rows) - len(rows) % per if per > 1 else 0
+    if cut:
+        flat = chain.from_iterable
+        conn.exec_driver_sql(
+            bulk_insert_sql(conn, table, columns, suffix, rows=per),
+            [tuple(flat(rows[k : k + per])) for k in range(0, cut, per)],
+        )
+    if cut < len(rows):
+        rest = rows[cut:]
+        conn.exec_driver_sql(
+            bulk_insert_sql(conn, table, columns, suffix),
+            rest if isinstance(rest, list) else list(rest),  # type: ignore[arg-type]
+        )

@@ -4,7 +4,13 @@
 
     StoreError
     ├── UnsupportedDatabase      the URL names a database other than SQLite or PostgreSQL
-    └── SchemaOutOfDate          the database is behind the code's migrations
+    ├── SchemaOutOfDate          the database is behind the code's migrations
+    ├── NotCanonical             a ledger payload holds a value the leaf encoding refuses (a float ...)
+    ├── LedgerInconsistent       the stored nodes do not give the root the head row records
+    ├── NodeNotFound             a proof asked for a perfect subtree the log does not hold (yet)
+    ├── StationNotFound          no station has this MN
+    ├── StationExists            a station with this MN is already registered
+    └── BadRegistryRow           a registry CSV row cannot be used (names the line and the field)
 """
 
 from __future__ import annotations
@@ -28,3 +34,56 @@ class SchemaOutOfDate(StoreError):
         )
         self.current = current
         self.heads = heads
+
+
+class NotCanonical(StoreError):
+    """A ledger payload value that the canonical leaf encoding does not allow."""
+
+    def __init__(self, path: str, value: object) -> None:
+        super().__init__(
+            f"ledger payload {path} = {value!r} ({type(value).__name__}): only str, int, bool, None, "
+            "bytes, lists and dicts with str keys are allowed (write floats as decimal strings)"
+        )
+        self.path = path
+        self.value = value
+
+
+class LedgerInconsistent(StoreError):
+    """The perfect-subtree hashes stored for ``size`` leaves fold to another root than the head's."""
+
+    def __init__(self, size: int, head_root: bytes, computed_root: bytes) -> None:
+        super().__init__(
+            f"ledger of size {size}: ledger_head.root is {head_root.hex()} but the stored nodes give "
+            f"{computed_root.hex()}"
+        )
+        self.size = size
+        self.head_root = head_root
+        self.computed_root = computed_root
+
+
+class NodeNotFound(StoreError):
+    def __init__(self, level: int, index: int) -> None:
+        super().__init__(f"the ledger holds no perfect subtree ({level}, {index})")
+        self.level = level
+        self.index = index
+
+
+class StationNotFound(StoreError):
+    def __init__(self, mn: str) -> None:
+        super().__init__(f"no station with MN {mn!r}")
+        self.mn = mn
+
+
+class StationExists(StoreError):
+    def __init__(self, mn: str) -> None:
+        super().__init__(f"a station with MN {mn!r} is already registered")
+        self.mn = mn
+
+
+class BadRegistryRow(StoreError):
+    def __init__(self, line: int, field: str, value: object, reason: str) -> None:
+        super().__init__(f"registry line {line}: {field} = {value!r}: {reason}")
+        self.line = line
+        self.field = field
+        self.value = value
+        self.reason = reason

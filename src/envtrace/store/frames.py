@@ -25,6 +25,8 @@ raw_frame = Table(
     Column("cn", String(8)),
     Column("qn", String(24)),
     Column("flag", Integer),
+    Column("pnum", Integer, comment="sub-packet count PNUM, when split"),
+    Column("pno", Integer, comment="sub-packet number PNO, when split"),
     Column("data_ts", Id, comment="DataTime as Unix seconds UTC, when present"),
     Column("edition", String(4)),
     Column("status", String(12), nullable=False),

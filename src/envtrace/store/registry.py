@@ -70,6 +70,17 @@ station = Table(
     Column("tolerant", Boolean, nullable=False, server_default="0", comment="accept known deviations"),
     Column("utc_offset_min", Integer, nullable=False, server_default="480"),
     Column("enabled", Boolean, nullable=False, server_default="1"),
+    Column(
+        "approved",
+        Boolean,
+        nullable=False,
+        server_default="1",
+        comment="false while a station enrolled on first use awaits approval by staff",
+    ),
+    Column("approved_ts", Integer, comment="when staff approved the station"),
+    Column("approved_by", Text, comment="who approved it"),
+    Column("enrolled_us", Id, comment="set when the gateway enrolled the MN on first use"),
+    Column("sm4_key", Text, comment="HJ 212-2025 SM4 key, sealed with the station-key master key"),
     Column("created_ts", Integer, nullable=False),
     CheckConstraint(f"kind IN {STATION_KINDS!r}", name="kind"),
 )

@@ -6,7 +6,17 @@ read ``metadata`` from this module.
 
 from __future__ import annotations
 
-from envtrace.store import frames, readings, registry
+from envtrace.store import accounts, alarms, frames, hourly, ledger_tables, readings, registry, rollups
 from envtrace.store.metadata import metadata
 
-__all__ = ["frames", "metadata", "readings", "registry"]
+__all__ = [
+    "accounts",
+    "alarms",
+    "frames",
+    "hourly",
+    "ledger_tables",
+    "metadata",
+    "readings",
+    "registry",
+    "rollups",
+]

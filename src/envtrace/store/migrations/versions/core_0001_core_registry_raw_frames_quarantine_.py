@@ -104,6 +104,27 @@ def upgrade() -> None:
         ),
         sa.Column("utc_offset_min", sa.Integer(), server_default="480", nullable=False),
         sa.Column("enabled", sa.Boolean(), server_default="1", nullable=False),
+        sa.Column(
+            "approved",
+            sa.Boolean(),
+            server_default="1",
+            nullable=False,
+            comment="false while a station enrolled on first use awaits approval by staff",
+        ),
+        sa.Column("approved_ts", sa.Integer(), nullable=True, comment="when staff approved the station"),
+        sa.Column("approved_by", sa.Text(), nullable=True, comment="who approved it"),
+        sa.Column(
+            "enrolled_us",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=True,
+            comment="set when the gateway enrolled the MN on first use",
+        ),
+        sa.Column(
+            "sm4_key",
+            sa.Text(),
+            nullable=True,
+            comment="HJ 212-2025 SM4 key, sealed with the station-key master key",
+        ),
         sa.Column("created_ts", sa.Integer(), nullable=False),
         sa.CheckConstraint(
             "kind IN ('flue_gas', 'water', 'ambient', 'noise', 'surface_water', 'vocs', 'dust', 'other')",
@@ -141,6 +162,8 @@ def upgrade() -> None:
         sa.Column("cn", sa.String(length=8), nullable=True),
         sa.Column("qn", sa.String(length=24), nullable=True),
         sa.Column("flag", sa.Integer(), nullable=True),
+        sa.Column("pnum", sa.Integer(), nullable=True, comment="sub-packet count PNUM, when split"),
+        sa.Column("pno", sa.Integer(), nullable=True, comment="sub-packet number PNO, when split"),
         sa.Column(
             "data_ts",
             sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
