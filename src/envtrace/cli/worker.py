@@ -11,7 +11,10 @@ import typer
 
 # (module, attribute) of each job factory ``jobs(settings) -> list[Job]``; each service package that
 # has periodic work adds one line here.
-JOB_FACTORIES: tuple[tuple[str, str], ...] = ()
+JOB_FACTORIES: tuple[tuple[str, str], ...] = (
+    ("envtrace.rollup.jobs", "jobs"),
+    ("envtrace.evidence.jobs", "jobs"),
+)
 
 
 def collect_jobs(settings: Any) -> list[Any]:

@@ -16,7 +16,9 @@ from envtrace.standards.ambient import (
     o3_daily_max_8h,
 )
 from envtrace.standards.ambient import hourly_validity as ambient_hourly_validity
+from envtrace.standards.ambient import hourly_validity_from_flags as ambient_hourly_validity_from_flags
 from envtrace.standards.aqi import ITEMS, AqiTable, Missing, Report, aqi_series, aqi_table, report_items
+from envtrace.standards.aqi import hourly_items as aqi_hourly_items
 from envtrace.standards.cems import (
     DriftJudgement,
     HourState,
@@ -115,9 +117,11 @@ __all__ = [
     "Validity",
     "aggregate_flags",
     "ambient_hourly_validity",
+    "ambient_hourly_validity_from_flags",
     "ambient_limit",
     "ambient_limit_at",
     "annual_validity",
+    "aqi_hourly_items",
     "aqi_series",
     "aqi_table",
     "breakpoints",

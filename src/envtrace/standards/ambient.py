@@ -2,7 +2,8 @@
 
 Implements, on numpy arrays with one station per row and NaN for an invalid or missing value:
 * hourly validity from minutes of sampling (>= 45; gaseous pollutants; PM by the same rule, an envtrace
-  choice since Table 4 lists no 1-h PM rule);
+  choice since Table 4 lists no 1-h PM rule), from counts or from the HJ 212 flags of each minute (the
+  reason of an invalid hour is then its commonest cause, as for CEMS hours);
 * daily means from >= 20 hourly means;
 * O3 8-h moving means from >= 6 hourly means in the 8 h (labelled by the window's **last** hour, hours
   stamped by their start: the 8-h mean at index t covers hours t-7..t);
@@ -26,7 +27,9 @@ import numpy as np
 import numpy.typing as npt
 
 from envtrace.standards import tables
+from envtrace.standards.cems import hourly_validity as _hourly_validity_from_flags
 from envtrace.standards.errors import InvalidInput, TableError
+from envtrace.standards.flags import System
 from envtrace.standards.validity import Reason, Validity, count_validity
 
 FloatArray = npt.NDArray[np.float64]
@@ -45,6 +48,33 @@ def hourly_validity(minute_counts: npt.ArrayLike, *, need: int | None = None) ->
     """An hourly mean is valid from ``need`` (45) minutes of sampling."""
     return count_validity(
         minute_counts, minimum("hourly") if need is None else need, Reason.INSUFFICIENT_MINUTES
+    )
+
+
+PARTICULATES = ("PM10", "PM2.5")
+
+
+def hourly_validity_from_flags(
+    minute_flags: npt.ArrayLike, *, edition: str, pollutant: str | None = None, over_range_valid: bool = True
+) -> Validity:
+    """Hourly validity from the HJ 212 flags of each minute of the hour (rows = hours, 60 columns, ``""``
+    = no value): valid from the GB 3095 Table 4 minimum of minutes of sampling (``hourly``, 45; PM10 and
+    PM2.5 by ``pm_hourly``, the same figure by envtrace choice). Flags are read with the ambient meanings
+    of ``edition`` (F = analyser stopped: a gap that counts). An invalid hour's reason is the commonest
+    cause among its minutes that are not valid (ties to the more severe), as for CEMS hours.
+
+    >>> flags = [["N"] * 45 + [""] * 15, ["N"] * 44 + ["C"] * 16]
+    >>> v = hourly_validity_from_flags(flags, edition="HJ 212-2017", pollutant="SO2")
+    >>> v.valid.tolist(), [Reason(r).name for r in v.reason]
+    ([True, False], ['VALID', 'CALIBRATION'])
+    """
+    rule = "pm_hourly" if pollutant in PARTICULATES else "hourly"
+    return _hourly_validity_from_flags(
+        minute_flags,
+        edition=edition,
+        system=System.AMBIENT,
+        minimum=minimum(rule),
+        over_range_valid=over_range_valid,
     )
 
 

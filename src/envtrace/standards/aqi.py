@@ -372,6 +372,41 @@ def aqi_table(
     return AqiTable(aqi, avail, complete, primary, level, codes, iaqis)
 
 
+def hourly_items(
+    times: npt.ArrayLike, hourly: Mapping[str, npt.ArrayLike]
+) -> tuple[npt.NDArray[np.int64], dict[str, npt.NDArray[np.float64]]]:
+    """The AQI items of one station's hourly means, on a gap-free grid of hours.
+
+    ``times``: Unix seconds of each hour's start, increasing, whole hours apart (gaps allowed).
+    ``hourly``: 1-h means keyed SO2, NO2, CO, O3, PM10, PM2.5 (NaN = invalid). Returns the grid's hour
+    starts (from ``times[0]`` to ``times[-1]``, gaps filled with NaN) and the items on it: ``<P>_1h``,
+    ``<P>_24h`` (24-h moving means from >= 20 hours) and ``O3_8h`` (8-h moving mean from >= 6 hours),
+    GB 3095 Table 4 figures; applying the daily figure to the 24-h moving mean is an envtrace choice.
+    """
+    t = np.asarray(times, dtype=np.int64)
+    if t.ndim != 1 or t.size == 0:
+        raise InvalidInput("times must be a non-empty 1-D array", t.shape)
+    steps = np.diff(t)
+    if np.any(steps <= 0) or np.any(steps % 3600) or t[0] % 3600:
+        raise InvalidInput("times must be increasing whole hours (Unix seconds at the start of each hour)")
+    slot = (t - t[0]) // 3600
+    span = int(slot[-1]) + 1
+    items: dict[str, npt.NDArray[np.float64]] = {}
+    day_need = gb3095_minimum("daily")
+    for pollutant, values in hourly.items():
+        v = np.asarray(values, dtype=np.float64)
+        if v.shape != t.shape:
+            raise InvalidInput(f"hourly[{pollutant!r}] has shape {v.shape}, times {t.shape}")
+        g = np.full(span, np.nan)
+        g[slot] = v
+        items[f"{pollutant}_1h"] = g
+        items[f"{pollutant}_24h"] = moving_mean(g, 24, day_need)[0]
+        if pollutant == "O3":
+            items["O3_8h"] = moving_mean(g, 8, gb3095_minimum("o3_8h"))[0]
+    grid = t[0] + np.arange(span, dtype=np.int64) * 3600
+    return grid, {k: v for k, v in items.items() if k in _BIT}
+
+
 def aqi_series(
     times: npt.ArrayLike,
     hourly: Mapping[str, npt.ArrayLike],
@@ -381,41 +416,17 @@ def aqi_series(
 ) -> AqiTable:
     """Hourly AQI of one station under the edition in force at each hour.
 
-    ``times``: Unix seconds of each hour's start, increasing, whole hours apart (gaps allowed).
-    ``hourly``: 1-h means keyed SO2, NO2, CO, O3, PM10, PM2.5 (NaN = invalid). Moving means are computed
-    here: O3 8-h from >= 6 hours, 24-h means from >= 20 hours (GB 3095 Table 4 figures; applying the
-    daily figure to the 24-h moving mean is an envtrace choice). The result is aligned with ``times``.
+    ``times`` and ``hourly`` as for :func:`hourly_items`, which computes the moving means. The result
+    is aligned with ``times``.
     """
     rep = _report(report)
     if rep is Report.DAILY:
         raise InvalidInput("aqi_series computes hourly reports; use ambient.daily_report_inputs + aqi_table")
+    grid, items = hourly_items(times, hourly)
     t = np.asarray(times, dtype=np.int64)
-    if t.ndim != 1 or t.size == 0:
-        raise InvalidInput("times must be a non-empty 1-D array", t.shape)
-    steps = np.diff(t)
-    if np.any(steps <= 0) or np.any(steps % 3600) or t[0] % 3600:
-        raise InvalidInput("times must be increasing whole hours (Unix seconds at the start of each hour)")
-    slot = (t - t[0]) // 3600
-    span = int(slot[-1]) + 1
-    grid: dict[str, npt.NDArray[np.float64]] = {}
-    for pollutant, values in hourly.items():
-        v = np.asarray(values, dtype=np.float64)
-        if v.shape != t.shape:
-            raise InvalidInput(f"hourly[{pollutant!r}] has shape {v.shape}, times {t.shape}")
-        g = np.full(span, np.nan)
-        g[slot] = v
-        grid[pollutant] = g
-    items: dict[str, npt.NDArray[np.float64]] = {}
-    day_need = gb3095_minimum("daily")
-    for pollutant, g in grid.items():
-        items[f"{pollutant}_1h"] = g
-        items[f"{pollutant}_24h"] = moving_mean(g, 24, day_need)[0]
-        if pollutant == "O3":
-            items["O3_8h"] = moving_mean(g, 8, gb3095_minimum("o3_8h"))[0]
-    items = {k: v for k, v in items.items() if k in _BIT}
-    codes = edition_codes_at(Family.AQI, t[0] + np.arange(span, dtype=np.int64) * 3600)
+    codes = edition_codes_at(Family.AQI, grid)
     full = aqi_table(items, edition=codes, report=rep, missing=missing)
-    pick = slot
+    pick = (t - t[0]) // 3600
     return AqiTable(
         full.aqi[pick],
         full.aqi_available[pick],

@@ -8,7 +8,11 @@ Implements
   flow-weighted period mean ``C = G / D * 1e3`` mg/L, and the arithmetic-mean alternative
   (HJ 212-2017 appendix D);
 * filling a missing hour from the valid hours around it: mean, median for pH (a public platform's
-  practice, UNVERIFIED).
+  practice, UNVERIFIED);
+* period validity (``tables/wastewater_validity.csv``): an hour needs at least one valid value and a day
+  at least one valid hour, reading HJ 212-2017 appendix D's sums (hour = sum of its 1-6 ten-minute
+  slices, day = sum of its 1-24 hours) as the only count rule available (UNVERIFIED: the HJ 356-2019
+  text was not available; configurable with ``minimum=``).
 
 Leaves out: HJ 355-2019 comparison-test acceptance (values not available), abrupt-jump and long
 constant-run checks (they belong to ``envtrace.detect`` and must not delete data), and the slice
@@ -17,12 +21,15 @@ counts of appendix D (>= 120 slices per 10 min), which the field unit applies be
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 import numpy.typing as npt
 
-from envtrace.standards.errors import InvalidInput
+from envtrace.standards import tables
+from envtrace.standards.errors import InvalidInput, TableError
 from envtrace.standards.flags import System, flag_validity
-from envtrace.standards.validity import Reason, Validity
+from envtrace.standards.validity import Reason, Validity, count_validity
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -68,6 +75,30 @@ def flow_validity(
         )
         reason = np.where(fv.valid, reason, fv.reason).astype(np.int16)
     return Validity(reason == Reason.VALID, reason)
+
+
+Period = Literal["hourly", "daily"]
+_SHORT: dict[str, Reason] = {"hourly": Reason.INSUFFICIENT_MINUTES, "daily": Reason.INSUFFICIENT_HOURS}
+
+
+def period_minimum(period: Period) -> int:
+    """The minimum count of ``tables/wastewater_validity.csv`` for ``hourly`` or ``daily`` values."""
+    for row in tables.load("wastewater_validity"):
+        if row["rule"] == period:
+            return int(tables.number("wastewater_validity", row, "minimum"))
+    raise TableError("wastewater_validity", f"no rule {period!r}")
+
+
+def period_validity(valid_counts: npt.ArrayLike, *, period: Period, minimum: int | None = None) -> Validity:
+    """Validity of hourly (count of valid values in the hour) or daily (count of valid hours) values.
+
+    >>> period_validity([0, 1], period="hourly").valid.tolist()
+    [False, True]
+    """
+    if period not in _SHORT:
+        raise InvalidInput(f"period must be 'hourly' or 'daily', got {period!r}", period)
+    need = period_minimum(period) if minimum is None else minimum
+    return count_validity(valid_counts, need, _SHORT[period])
 
 
 def discharge_m3(flow_lps: npt.ArrayLike, seconds: npt.ArrayLike) -> FloatArray:

@@ -1,0 +1,33 @@
+"""The periodic job of this package for ``envtrace worker``: ``jobs(settings) -> list[Job]``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sqlalchemy import Engine
+
+from envtrace.jobs import Job
+from envtrace.rollup.options import RollupOptions
+from envtrace.rollup.run import run
+
+INTERVAL_S = 30.0
+
+
+def jobs(settings: object) -> list[Job]:
+    """The roll-up job, every ``rollup_interval_s`` seconds of the settings (30 s when unset).
+
+    Reads ``rollup_interval_s``, ``rollup_hour_grace_s`` and ``rollup_aqi_report`` from the settings
+    when they exist, so the platform's settings can grow them without this package importing them.
+    """
+    interval = float(getattr(settings, "rollup_interval_s", INTERVAL_S) or INTERVAL_S)
+    defaults = RollupOptions()
+    options = RollupOptions(
+        hour_grace_s=int(getattr(settings, "rollup_hour_grace_s", defaults.hour_grace_s)),
+        aqi_report=str(getattr(settings, "rollup_aqi_report", defaults.aqi_report)),
+        time_budget_s=max(1.0, min(defaults.time_budget_s, interval * 0.8)),
+    )
+
+    def rollup(engine: Engine, now_ts: int) -> Mapping[str, int]:
+        return run(engine, now_ts, options)
+
+    return [Job("rollup", interval, rollup)]
