@@ -1,0 +1,102 @@
+"""``/api/v1/frames`` (raw frames as received, with readings and ledger proof) and
+``/api/v1/quarantine`` (frames refused, with the precise reason)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+
+from envtrace.store import console
+from envtrace.web.deps import AnyUser, QuarantineReader, ReadConn
+from envtrace.web.errors import NotFound
+from envtrace.web.evidence import inclusion, safe_text
+from envtrace.web.models import (
+    ERROR_RESPONSES,
+    FrameDetailOut,
+    FrameList,
+    FrameOut,
+    FrameReadingOut,
+    QuarantineList,
+    QuarantineOut,
+)
+from envtrace.web.params import MAX_ID, Cursor, IdPath
+
+router = APIRouter(prefix="/api/v1", tags=["frames"], responses=ERROR_RESPONSES)
+
+Status = Literal["accepted", "duplicate", "command", "partial", "quarantined", "refused"]
+QKind = Literal["framing", "length", "crc", "syntax", "crypto", "auth", "semantic"]
+
+
+@router.get("/frames", response_model=FrameList)
+def list_frames(
+    principal: AnyUser,
+    conn: ReadConn,
+    station_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    status: Status | None = None,
+    cursor: Cursor = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> FrameList:
+    """Newest first; pass ``next_cursor`` as ``cursor`` for the next page."""
+    rows = console.frames(
+        conn, principal.scope, station_id=station_id, status=status, before_id=cursor, limit=limit
+    )
+    data = [FrameOut.model_validate(r, from_attributes=True) for r in rows]
+    return FrameList(data=data, count=len(data), next_cursor=data[-1].id if len(data) == limit else None)
+
+
+def detail(conn: ReadConn, principal: AnyUser, frame_id: int) -> FrameDetailOut:
+    found = console.frame(conn, principal.scope, frame_id)
+    if found is None:
+        raise NotFound(f"no frame {frame_id}")
+    readings = [
+        FrameReadingOut.model_validate(r, from_attributes=True)
+        for r in console.frame_readings(conn, frame_id)
+    ]
+    base = FrameOut.model_validate(found.row, from_attributes=True).model_dump()
+    return FrameDetailOut(
+        **base,
+        raw_text=safe_text(found.raw),
+        raw_hex=found.raw.hex(),
+        wire=found.wire,
+        deviations=found.deviations,
+        quarantine_kind=found.quarantine_kind,
+        quarantine_reason=found.quarantine_reason,
+        readings=readings,
+        proof=inclusion(conn, found.row.leaf_index),
+    )
+
+
+@router.get("/frames/{frame_id}", response_model=FrameDetailOut)
+def get_frame(frame_id: IdPath, principal: AnyUser, conn: ReadConn) -> FrameDetailOut:
+    return detail(conn, principal, frame_id)
+
+
+@router.get(
+    "/frames/{frame_id}/raw",
+    response_class=Response,
+    responses={200: {"content": {"application/octet-stream": {}}, "description": "The bytes as received"}},
+)
+def raw_bytes(frame_id: IdPath, principal: AnyUser, conn: ReadConn) -> Response:
+    found = console.frame(conn, principal.scope, frame_id)
+    if found is None:
+        raise NotFound(f"no frame {frame_id}")
+    return Response(
+        found.raw,
+        media_type="application/octet-stream",
+        headers={"content-disposition": f'attachment; filename="frame-{frame_id}.bin"'},
+    )
+
+
+@router.get("/quarantine", response_model=QuarantineList)
+def list_quarantine(
+    _: QuarantineReader,
+    conn: ReadConn,
+    kind: QKind | None = None,
+    cursor: Cursor = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> QuarantineList:
+    rows = console.quarantined(conn, kind=kind, before_id=cursor, limit=limit)
+    data = [QuarantineOut.model_validate(r, from_attributes=True) for r in rows]
+    return QuarantineList(data=data, count=len(data), next_cursor=data[-1].id if len(data) == limit else None)

@@ -1,0 +1,1 @@
+"""Server-rendered pages: the public portal, log in/out, the staff console, administration."""
