@@ -20,6 +20,19 @@ SHARED = REPO.parent / "shared"
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_data_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """State folders of PostgreSQL databases (keys, checkpoint files) go under XDG_DATA_HOME:
+    keep the tests' ones out of the user's home, for this process and the servers it starts."""
+    previous = os.environ.get("XDG_DATA_HOME")
+    os.environ["XDG_DATA_HOME"] = str(tmp_path_factory.mktemp("xdg-data"))
+    yield
+    if previous is None:
+        os.environ.pop("XDG_DATA_HOME", None)
+    else:
+        os.environ["XDG_DATA_HOME"] = previous
+
+
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
     """The team's shared material (../shared beside the clone, as CI places it)."""
