@@ -61,6 +61,46 @@ class Settings(BaseSettings):
     history_timeout_s: float = Field(
         120.0, description="Forget a history request the station has not finished after this long."
     )
+    # --- background worker, live detection and alarms (envtrace.alarms.live, docs/live-detection.md)
+    worker: bool = Field(
+        True, description="envtrace serve also runs the background worker (envtrace worker) as a child."
+    )
+    rollup_interval_s: float = Field(30.0, description="Seconds between roll-up runs of the worker.")
+    live_detect_interval_s: float = Field(
+        60.0, description="Seconds between live-detection runs (feed new judged hours to the detectors)."
+    )
+    live_warmup_days: float = Field(
+        30.0, description="Days of a station's judged hours before its baseline is fitted (no alarm before)."
+    )
+    live_refit_days: float = Field(
+        30.0, description="Refit a station's baseline after this many days of data."
+    )
+    live_lookback_days: int = Field(
+        180, description="Days of history a baseline is fitted on and the live window keeps."
+    )
+    live_neighbour_candidates: int = Field(
+        12, description="Nearest ambient stations offered to an ambient station's neighbour model."
+    )
+    live_qc_ignore: str = Field(
+        "flag_C,flag_F,flag_M,flag_T,shutdown_startup,gap,near_detection_limit,spike",
+        description="Comma-separated quality patterns that raise no alarm (routine flags and look-alikes).",
+    )
+    alarm_intake_interval_s: float = Field(
+        30.0,
+        description="Seconds between runs turning exceedances, ZsAvg disagreements and silences into alarms.",
+    )
+    offline_after_s: float = Field(
+        3600.0, description="A station silent this long raises an offline alarm (0: never)."
+    )
+    alarm_escalation_interval_s: float = Field(60.0, description="Seconds between escalation runs.")
+    alarm_policy: Path | None = Field(
+        None, description="TOML alarm policy (severities, deadlines, queues); none: the defaults."
+    )
+    notify_config: Path | None = Field(
+        None,
+        description="TOML notification configuration (SMTP, recipients, webhooks); none: no notifications.",
+    )
+    notify_interval_s: float = Field(30.0, description="Seconds between notification runs.")
 
 
 def state_dir_for(db_url: str, configured: Path | None = None) -> Path:
@@ -75,4 +115,5 @@ def state_dir_for(db_url: str, configured: Path | None = None) -> Path:
         if path and path != ":memory:":
             return Path(path).expanduser().resolve().with_suffix(".state")
     digest = hashlib.sha256(db_url.encode()).hexdigest()[:12]
-    return Path.home() / ".local" / "share" / "envtrace" / digest
+    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data_home) / "envtrace" / digest

@@ -30,6 +30,7 @@ from envtrace.alarms.lifecycle import (
     reopen,
     start_verification,
 )
+from envtrace.alarms.live import LiveOptions, run_detection, run_intake
 from envtrace.alarms.machine import OPEN_STATES, TERMINAL_STATES, TRANSITIONS, Action, State, next_state
 from envtrace.alarms.notify import (
     DeliveryReport,
@@ -93,6 +94,7 @@ __all__ = [
     "IllegalTransition",
     "InvalidDecision",
     "InvalidPolicy",
+    "LiveOptions",
     "NotPermitted",
     "NotifyConfig",
     "Plot",
@@ -135,6 +137,8 @@ __all__ = [
     "raise_alarms_in",
     "reopen",
     "replay",
+    "run_detection",
+    "run_intake",
     "send_due",
     "signature",
     "signed_headers",

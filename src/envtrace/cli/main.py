@@ -12,7 +12,23 @@ import importlib
 import typer
 
 # Order is the order in `envtrace --help`.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = (
+    "serve",
+    "stations",
+    "users",
+    "db",
+    "demo",
+    "simulate",
+    "alarms",
+    "detect",
+    "aqi",
+    "hj212",
+    "worker",
+    "rollup",
+    "verify",
+    "evidence",
+    "ledger",
+)
 
 app = typer.Typer(
     name="envtrace",

@@ -5,7 +5,9 @@ pending answers are sent, the connections close, the web process stops; exit sta
 
 The web app (``envtrace.web.app.create_app(settings)``) runs under uvicorn in a **separate
 process** started with the ``spawn`` method and the same settings, so web load never stalls the
-gateway's event loop. It dies with the gateway (it watches its parent).
+gateway's event loop. It dies with the gateway (it watches its parent). The background worker
+(``envtrace worker``: roll-up, live detection, alarms, checkpoints) runs the same way unless
+``ENVTRACE_WORKER=false``.
 """
 
 from __future__ import annotations
@@ -106,6 +108,38 @@ def stop_web(proc: BaseProcess | None) -> None:
         proc.join(5)
 
 
+# --- worker: the background jobs (roll-up, live detection, alarms) in a child process -----------
+def run_worker(settings_json: str, parent: int) -> None:
+    """Child-process entry: ``envtrace worker`` with the gateway's settings; exits with the gateway."""
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    from envtrace.cli.worker import collect_jobs
+    from envtrace.config import Settings
+    from envtrace.jobs import run_forever
+    from envtrace.store import connect
+
+    setup_logging()
+    settings = Settings.model_validate_json(settings_json)
+    engine = connect(settings.db_url, sqlite_synchronous=settings.sqlite_synchronous)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the gateway, which stops us
+    try:
+        run_forever(engine, collect_jobs(settings), stop)
+    finally:
+        engine.dispose()
+
+
+def start_worker(settings: Settings) -> BaseProcess:
+    ctx = multiprocessing.get_context("spawn")
+    args = (settings.model_dump_json(), os.getpid())
+    proc = ctx.Process(target=run_worker, args=args, name="envtrace-worker", daemon=False)
+    proc.start()
+    return proc
+
+
+# --- end worker ----------------------------------------------------------------------------------
+
+
 def serve(settings: Settings) -> int:
     """Run the gateway (and the web app when ``http_port`` is set) until SIGTERM / SIGINT."""
     import asyncio
@@ -128,6 +162,7 @@ def serve(settings: Settings) -> int:
         return 3
     # --- end evidence ------------------------------------------------------------------------------
     web = start_web(settings) if settings.http_port is not None else None
+    worker = start_worker(settings) if settings.worker else None  # --- worker (one line) ---
     gateway = Gateway(engine, gateway_config(settings))
     log.info("file descriptors: %d", limit)
 
@@ -141,6 +176,7 @@ def serve(settings: Settings) -> int:
         _run(main())
     finally:
         stop_web(web)
+        stop_web(worker)  # --- worker: the same SIGTERM, join, kill sequence ---
         engine.dispose()
     return 0
 

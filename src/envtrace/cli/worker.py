@@ -14,6 +14,7 @@ import typer
 JOB_FACTORIES: tuple[tuple[str, str], ...] = (
     ("envtrace.rollup.jobs", "jobs"),
     ("envtrace.evidence.jobs", "jobs"),
+    ("envtrace.alarms.live", "jobs"),  # live detection, alarm intake, escalation, notifications
 )
 
 

@@ -14,7 +14,9 @@ arrived (centred windows and gap ranks look a few days ahead). A piece of eviden
 at least ``MARGIN_DAYS`` after the start of the window is therefore found exactly as
 :func:`envtrace.detect.suite.scan_station` finds it over the whole history with the same baseline;
 the live state reports it as soon as the data reveal it (``provisional``) and again with its final
-span once it has settled.
+span once it has settled. Until the window is first trimmed it still starts at the station's first
+data (``origin``), exactly where the batch run starts, so no margin applies then: a state fitted on
+a short history reports from its first update on.
 """
 
 from __future__ import annotations
@@ -196,6 +198,7 @@ class StationDetectorState:
         final: Iterable[tuple[str, tuple[str, ...], int]] = (),
         *,
         lookback_days: int = LOOKBACK_DAYS,
+        origin: int | None = None,
     ) -> None:
         if baseline.station not in buffers:
             raise StateError(baseline.station, "the state holds no data of its own station")
@@ -204,6 +207,8 @@ class StationDetectorState:
         self._emitted: dict[tuple[str, tuple[str, ...], int], int] = dict(emitted or {})
         self._final: set[tuple[str, tuple[str, ...], int]] = set(final or ())
         self.lookback_days = lookback_days
+        #: start of the station's data when the state was fitted (None: unknown, the margin applies)
+        self.origin = origin
 
     @property
     def station(self) -> str:
@@ -225,6 +230,7 @@ class StationDetectorState:
         buffers = {sid: _Buffer(s) for sid, s in network.items() if sid in wanted}
         state = cls(baseline, buffers, lookback_days=lookback_days)
         state._trim()
+        state.origin = state._buffers[station].t0
         for e in state._scan():
             state._emitted[_key(e)] = e.end
             state._final.add(_key(e))
@@ -241,7 +247,8 @@ class StationDetectorState:
         self._trim()
         own = self._buffers[self.station]
         end = own.t0 + own.n * own.meta.step
-        margin_start = own.t0 + MARGIN_DAYS * 86400
+        trimmed = self.origin is None or own.t0 > self.origin
+        margin_start = own.t0 + MARGIN_DAYS * 86400 if trimmed else own.t0
         settled_before = end - SETTLE_DAYS * 86400
         new: list[Evidence] = []
         final: list[Evidence] = []
@@ -290,6 +297,7 @@ class StationDetectorState:
             {
                 "version": STATE_VERSION,
                 "lookback_days": self.lookback_days,
+                "origin": self.origin,
                 "baseline": self.baseline.to_dict(),
                 "buffers": {sid: b.to_dict() for sid, b in self._buffers.items()},
                 "emitted": [[d, list(p), s, e] for (d, p, s), e in self._emitted.items()],
@@ -318,7 +326,15 @@ class StationDetectorState:
             buffers = {str(sid): _Buffer.from_dict(b) for sid, b in d["buffers"].items()}
             emitted = {(str(x[0]), tuple(str(p) for p in x[1]), int(x[2])): int(x[3]) for x in d["emitted"]}
             final = [(str(x[0]), tuple(str(p) for p in x[1]), int(x[2])) for x in d.get("final", [])]
-            return cls(baseline, buffers, emitted, final, lookback_days=int(d["lookback_days"]))
+            origin = d.get("origin")
+            return cls(
+                baseline,
+                buffers,
+                emitted,
+                final,
+                lookback_days=int(d["lookback_days"]),
+                origin=None if origin is None else int(origin),
+            )
         except (KeyError, TypeError, ValueError, zlib.error) as exc:
             raise StateError("?", f"corrupt state: {exc}") from exc
 

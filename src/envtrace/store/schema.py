@@ -6,12 +6,23 @@ read ``metadata`` from this module.
 
 from __future__ import annotations
 
-from envtrace.store import accounts, alarms, frames, hourly, ledger_tables, readings, registry, rollups
+from envtrace.store import (
+    accounts,
+    alarms,
+    detect_state,
+    frames,
+    hourly,
+    ledger_tables,
+    readings,
+    registry,
+    rollups,
+)
 from envtrace.store.metadata import metadata
 
 __all__ = [
     "accounts",
     "alarms",
+    "detect_state",
     "frames",
     "hourly",
     "ledger_tables",
