@@ -16,6 +16,9 @@ load at a size a 2-core machine fills in minutes:
   (5.3 M more rows), flags ``N`` with 2 % other flags;
 - the raw-statistics roll-ups (``reading_hour_stats``, ``reading_day_stats``) for a full year for all
   500 stations (4.4 M hourly rows), computed from the same generator as the minute rows;
+- validity-judged hourly values (``rollup_value``, what ``envtrace.rollup`` writes) for the last 14
+  days of every station (168 k rows; valid when >= 45 minutes are normal), which the overview's
+  effective-data rate and the judged chart read;
 - 90 % of the stations online.
 
 Questions, each asked by 20 client threads at once:
@@ -24,13 +27,17 @@ Questions, each asked by 20 client threads at once:
   min, max, counts) for random stations, over HTTP against the real app under uvicorn (its own
   process), logged in as monitoring staff; also the same through the store function;
 - overview: ``GET /api/v1/overview`` (stations online, capture and effective-data rates by city,
-  county and enterprise over the last 24 h).
+  county and enterprise over the last 24 h, open alarms, last-24-h frame counts, newest checkpoint);
+- judged: ``GET /api/v1/stations/{id}/judged?parameter=a21026`` (the last 7 days of validity-judged
+  hourly values with reasons, limit, exceedances, disagreements: what the chart draws at hourly zoom),
+  reported on its own line (``p95_judged_ms``), not part of the ratio.
 
 Plain baseline: the same answers computed from the minute readings with index scans switched off
 (``enable_indexscan``, ``enable_bitmapscan``, ``enable_indexonlyscan`` off) and no roll-ups (a GROUP BY
 over the raw rows), 20 clients at once, one request each. The last line is
-``p95_chart_ms=.. p95_overview_ms=.. ratio_vs_plain=..`` where the p95 figures are the HTTP ones and
-the ratio is (plain chart p95 + plain overview p95) / (store chart p95 + store overview p95).
+``p95_chart_ms=.. p95_overview_ms=.. ratio_vs_plain=.. p95_judged_ms=..`` where the p95 figures are the
+HTTP ones and the ratio is (plain chart p95 + plain overview p95) / (store chart p95 + store overview
+p95).
 """
 
 from __future__ import annotations
@@ -242,6 +249,34 @@ def fill(url: str, scale: Scale, now: int) -> dict[str, float]:
         hour_stats,
     )
     pg.commit()
+
+    def judged() -> object:
+        hours = scale.recent_days * 24
+        h_end = t_end - t_end % 3600
+        for s in range(1, scale.stations + 1):
+            t0 = h_end - hours * 3600
+            values, flags = minute_values(s, t0, hours * 60)
+            v, ok_minutes = values.reshape(hours, 60), flags.reshape(hours, 60) == 0
+            buf = io.StringIO()
+            for i in range(hours):
+                n_valid = int(ok_minutes[i].sum())
+                valid = n_valid >= 45
+                mean = f"{float(v[i][ok_minutes[i]].mean()):.3f}" if n_valid else "\\N"
+                buf.write(
+                    f"{s}\thour\t{PARAM}\t{t0 + i * 3600}\t1\tflue_gas\tmin\t{'t' if valid else 'f'}\t"
+                    f"{0 if valid else 21}\t60\t{n_valid}\t0\tmg/m3\t{mean}\t"
+                    f"GB 13223-2011\tbench\t{{}}\t{now}\n"
+                )
+            yield buf.getvalue().encode()
+
+    rows += copy_rows(
+        pg,
+        "rollup_value",
+        "station_id, granularity, parameter, period_ts, version, kind, source, valid, reason, n_total, "
+        "n_valid, n_stopped, unit, value, edition, rules, detail, computed_ts",
+        judged,
+    )
+    pg.commit()
     with pg.cursor() as cur:
         cur.execute(
             "INSERT INTO reading_day_stats (station_id, granularity, parameter, day_ts, n, n_normal, "
@@ -436,6 +471,8 @@ def main() -> None:
         http_overview_ms = http_load(
             port, cookies, ["/api/v1/overview"] * (scale.http_requests // 4), expect=0
         )
+        judged_paths = [f"/api/v1/stations/{i}/judged?parameter={PARAM}" for i in ids]
+        http_judged_ms = http_load(port, cookies, judged_paths, expect=0)
 
         plain_chart_ms = run_concurrently(CLIENTS, lambda i: _check(plain_chart(engine, ids[i], *week) >= 24))
         plain_overview_ms = run_concurrently(CLIENTS, lambda i: _check(plain_overview(engine, now) > 0))
@@ -444,6 +481,7 @@ def main() -> None:
         for label, values in [
             ("chart (HTTP)", http_chart_ms),
             ("overview (HTTP)", http_overview_ms),
+            ("judged hourly chart (HTTP)", http_judged_ms),
             ("chart (store)", store_chart),
             ("overview (store)", store_overview),
             ("chart (plain: raw rows, no index)", plain_chart_ms),
@@ -456,7 +494,7 @@ def main() -> None:
         ratio = (p95(plain_chart_ms) + p95(plain_overview_ms)) / (p95(store_chart) + p95(store_overview))
         print(
             f"p95_chart_ms={p95(http_chart_ms):.1f} p95_overview_ms={p95(http_overview_ms):.1f} "
-            f"ratio_vs_plain={ratio:.1f}"
+            f"ratio_vs_plain={ratio:.1f} p95_judged_ms={p95(http_judged_ms):.1f}"
         )
     finally:
         if proc is not None:

@@ -1,8 +1,18 @@
-"""Web fixtures: an app on a real database (SQLite and PostgreSQL), seeded through the store."""
+"""Web fixtures: an app on a real database (SQLite and PostgreSQL) holding the seeded province.
+
+The province (``tests/web/seed.py``: real frames, the real roll-up job, the real alarms service,
+signed checkpoints) is built once per backend per session into a *template*; each test gets its own
+copy (a file copy on SQLite, ``CREATE DATABASE ... TEMPLATE`` on PostgreSQL), so tests may change it.
+Copies share the template's state folder (signing keys, checkpoint file) read-only: a test must not
+sign checkpoints on a copy.
+"""
 
 from __future__ import annotations
 
+import os
+import shutil
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,9 +28,14 @@ from envtrace.config import Settings
 from envtrace.store import migrate
 from envtrace.store.accounts import user_by_name
 from envtrace.store.engine import connect, write_transaction
+from envtrace.store.ledger_log import forget_cache
 from envtrace.web.app import create_app
 from envtrace.web.context import SESSION_COOKIE
 from envtrace.web.options import WebOptions
+
+PG_ADMIN = os.environ.get(
+    "ENVTRACE_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+).replace("postgresql+psycopg://", "postgresql://", 1)
 
 
 @dataclass
@@ -28,6 +43,7 @@ class Site:
     app: FastAPI
     engine: Engine
     province: Province
+    url: str = ""
 
     def client(self) -> TestClient:
         return TestClient(self.app, raise_server_exceptions=False)
@@ -49,25 +65,111 @@ class Site:
         return client, csrf
 
 
-def make_site(url: str, **options: object) -> Site:
+@dataclass(frozen=True)
+class Template:
+    url: str
+    province: Province
+
+
+def _build(url: str, state_dir: Path) -> Template:
+    forget_cache()
     engine = connect(url)
-    migrate.upgrade(engine)
-    province = seed(engine)
-    opts = WebOptions(rollup_interval_s=0, **options)  # type: ignore[arg-type]
-    app = create_app(Settings(db_url=url), options=opts, engine=engine)
-    return Site(app, engine, province)
+    try:
+        migrate.upgrade(engine)
+        province = seed(engine, state_dir, url=url)
+        if url.startswith("sqlite"):
+            with engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        engine.dispose()
+    forget_cache()
+    return Template(url, province)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Template:
+    folder = tmp_path_factory.mktemp("web-template")
+    return _build(f"sqlite:///{folder / 'template.db'}", folder / "state")
+
+
+@pytest.fixture(scope="session")
+def pg_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Template]:
+    import psycopg
+
+    name = f"envtrace_webtpl_{uuid.uuid4().hex[:10]}"
+    try:
+        with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError as exc:
+        pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN} ({exc}): run the tests with `make test`")
+    url = f"{PG_ADMIN.rpartition('/')[0]}/{name}"
+    yield _build(url, tmp_path_factory.mktemp("web-pg-template") / "state")
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def copy_sqlite(template: Template, folder: Path) -> str:
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"web-{uuid.uuid4().hex[:8]}.db"
+    shutil.copy2(template.url.removeprefix("sqlite:///"), target)
+    return f"sqlite:///{target}"
 
 
 @pytest.fixture
-def site(db_url: str) -> Iterator[Site]:
-    s = make_site(db_url)
+def _pg_copies(pg_template: Template) -> Iterator[list[str]]:
+    import psycopg
+
+    made: list[str] = []
+    yield made
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        for url in made:
+            conn.execute(f'DROP DATABASE IF EXISTS "{url.rpartition("/")[2]}" WITH (FORCE)')
+
+
+def copy_pg(template: Template, made: list[str]) -> str:
+    import psycopg
+
+    name = f"envtrace_web_{uuid.uuid4().hex[:12]}"
+    source = template.url.rpartition("/")[2]
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
+    url = f"{PG_ADMIN.rpartition('/')[0]}/{name}"
+    made.append(url)
+    return url
+
+
+def make_site(url: str, template: Template, **options: object) -> Site:
+    forget_cache()
+    engine = connect(url)
+    opts = WebOptions(rollup_interval_s=0, **options)  # type: ignore[arg-type]
+    settings = Settings(db_url=url, state_dir=template.province.state_dir)
+    app = create_app(settings, options=opts, engine=engine)
+    return Site(app, engine, template.province, url)
+
+
+def sqlite_site_in(template: Template, folder: Path, **options: object) -> Site:
+    """A site on a fresh copy of the SQLite template (for module-scoped fixtures)."""
+    return make_site(copy_sqlite(template, folder), template, **options)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def site(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Site]:
+    """The seeded province on SQLite and on PostgreSQL (each test its own copy)."""
+    if request.param == "sqlite":
+        template: Template = request.getfixturevalue("sqlite_template")
+        url = copy_sqlite(template, tmp_path)
+    else:
+        request.applymarker(pytest.mark.postgres)
+        template = request.getfixturevalue("pg_template")
+        url = copy_pg(template, request.getfixturevalue("_pg_copies"))
+    s = make_site(url, template)
     yield s
     s.engine.dispose()
 
 
 @pytest.fixture
-def sqlite_site(sqlite_url: str) -> Iterator[Site]:
-    s = make_site(sqlite_url)
+def sqlite_site(sqlite_template: Template, tmp_path: Path) -> Iterator[Site]:
+    s = sqlite_site_in(sqlite_template, tmp_path)
     yield s
     s.engine.dispose()
 

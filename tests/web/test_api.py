@@ -10,7 +10,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 from tests.web.conftest import Site
-from tests.web.seed import PASSWORD
+from tests.web.seed import HOURS, PASSWORD
 
 from envtrace.store.ledger_tables import ledger_leaf
 from envtrace.store.registry import station
@@ -136,15 +136,17 @@ def test_series_resolutions(site: Site) -> None:
     assert raw["resolution"] == "raw"
     assert raw["granularity"] == "min"
     assert len(raw["ts"]) == 120
-    assert raw["zs"][0] == pytest.approx(22.0)
-    assert "D" in raw["flag"]
+    assert raw["zs"][0] == pytest.approx(25.0)  # the station's own ZsAvg of the minute
+    assert set(raw["flag"]) == {"N"}
+    amb = f"/api/v1/stations/{p.ambient_ids[0]}/series?parameter=a34004&resolution=raw"
+    assert "D" in client.get(f"{amb}&start={p.t0}&end={p.t_end}").json()["flag"]
     hour = client.get(f"{base}&start={p.t_end - 30 * 86400}&end={p.t_end}").json()
     assert hour["resolution"] == "hour"
-    assert 3 <= len(hour["ts"]) <= 4
-    assert sum(hour["n"]) == 180
+    assert len(hour["ts"]) == HOURS
+    assert sum(hour["n"]) == HOURS * 60
     day = client.get(f"{base}&start={p.t_end - 365 * 86400}&end={p.t_end}").json()
     assert day["resolution"] == "day"
-    assert sum(day["n"]) == 180
+    assert sum(day["n"]) == HOURS * 60
     assert client.get(f"{base}&start=10&end=5").json()["error"]["code"] == "bad_request"
 
 
@@ -224,15 +226,14 @@ def test_admin_manages_users(site: Site) -> None:
 def test_export_xlsx(site: Site) -> None:
     p = site.province
     client, _ = site.login("reviewer")
-    r = client.get(
-        f"/api/v1/export/readings.xlsx?station={p.outlet_id}&granularity=min&start={p.t_end - 3600}"
-    )
+    window = f"start={p.t_end - 3600}&end={p.t_end}"
+    r = client.get(f"/api/v1/export/readings.xlsx?station={p.outlet_id}&granularity=min&{window}")
     assert r.status_code == 200
     ws = load_workbook(io.BytesIO(r.content)).active
     assert ws is not None
     rows = list(ws.iter_rows(values_only=True))
     assert rows[0][0] == "station_id"
-    assert len(rows) == 61
+    assert len(rows) == 1 + 2 * 60  # SO2 and O2, every minute of the last hour
 
 
 def test_open_data_cursor_pagination(site: Site) -> None:
@@ -250,7 +251,7 @@ def test_open_data_cursor_pagination(site: Site) -> None:
         cursor = page["next_cursor"]
         if cursor is None:
             break
-    assert len(seen) == len(set(seen)) == 360
+    assert len(seen) == len(set(seen)) == 6 * HOURS * 60
     r = client.get(url + "&format=csv")
     assert r.headers["content-type"].startswith("text/csv")
     assert r.headers["x-next-cursor"]
@@ -269,6 +270,8 @@ def test_public_air_and_enterprises(site: Site) -> None:
     wuxi = next(s for s in air["data"] if s["name"] == "蠡园站")
     assert wuxi["aqi"] is not None
     assert wuxi["primary"] == ["PM2.5"]
+    assert wuxi["aqi_source"] == "rollup"
+    assert air["provisional"] == 0
     ents = client.get("/api/v1/public/enterprises").json()["data"]
     assert [e["name"] for e in ents] == ["金陵热电有限公司"]
     assert "蠡园站" in client.get("/").text
@@ -278,8 +281,8 @@ def test_alarm_inbox_and_acknowledge(site: Site) -> None:
     p = site.province
     client, token = site.login("monitoring_staff")
     inbox = client.get("/api/v1/alarms").json()["data"]
-    assert [a["id"] for a in inbox] == [p.alarm_id]
-    assert inbox[0]["state"] == "new"
+    assert {a["id"] for a in inbox} == {p.alarm_id, p.exceedance_alarm_id, p.qc_alarm_id, p.other_alarm_id}
+    assert {a["state"] for a in inbox} == {"new"}
     signatory, stoken = site.login("signatory")
     r = signatory.post(f"/api/v1/alarms/{p.alarm_id}/acknowledge", json={}, headers={"X-CSRF-Token": stoken})
     assert r.status_code == 403
@@ -291,7 +294,8 @@ def test_alarm_inbox_and_acknowledge(site: Site) -> None:
     assert r.status_code == 409
     detail = client.get(f"/api/v1/alarms/{p.alarm_id}").json()
     assert [e["action"] for e in detail["events"]] == ["open", "acknowledge"]
-    # a suspected-fraud alarm stays hidden from the enterprise until verification starts
+    # a suspected-fraud alarm stays hidden from the enterprise until verification starts; its
+    # outlet's exceedance is visible to it
     enterprise, _ = site.login("enterprise")
-    assert enterprise.get("/api/v1/alarms").json()["count"] == 0
+    assert [a["id"] for a in enterprise.get("/api/v1/alarms").json()["data"]] == [p.exceedance_alarm_id]
     assert enterprise.get(f"/api/v1/alarms/{p.alarm_id}").status_code == 404

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from tests.web.conftest import Site
 
+from envtrace.standards import Reason
 from envtrace.web.i18n import LANGS, Translator, catalogue, negotiate, parse_cst
 
 WEB = Path(str(resources.files("envtrace.web")))
@@ -30,6 +31,37 @@ DYNAMIC = {  # prefixes completed at run time, with every value they take
     "audit.": ["ok", "bad_password", "unknown_user", "locked", "lockout"],
     "users.": ["lock", "unlock", "password"],
     "chart.range_": ["1h", "1d", "7d", "30d", "1y"],
+    "state.": ["new", "acknowledged", "under_verification", "confirmed", "dismissed"],
+    "severity.": ["critical", "major", "minor"],
+    "kind_alarm.": ["fraud", "qc", "exceedance", "offline"],
+    "action.": [
+        "open",
+        "extend",
+        "acknowledge",
+        "assign",
+        "verify",
+        "confirm",
+        "dismiss",
+        "comment",
+        "escalate",
+        "reopen",
+    ],
+    "alarm.err.": [
+        "stale",
+        "illegal_transition",
+        "already_superseded",
+        "not_permitted",
+        "invalid_decision",
+        "unknown_user",
+        "not_found",
+    ],
+    "validity.": [r.name.lower() for r in Reason],
+    "limits.scope_": ["permit", "local", "national", "ambient", "ambiguous"],
+    "exceed.basis_": ["corrected", "measured"],
+    "disagree.field_": ["avg", "zs_avg", "cou"],
+    "granularity.": ["hour", "day"],
+    "frame.mode_": ["strict", "tolerant"],
+    "aqi.level_": [f"{n}{suffix}" for n in range(1, 7) for suffix in ("", "_range")],
     "error.": [
         "bad_request",
         "not_authenticated",
@@ -82,6 +114,21 @@ def test_every_used_key_is_translated(lang: str) -> None:
 )
 def test_negotiate(cookie: str | None, header: str | None, want: str) -> None:
     assert negotiate(cookie, header) == want
+
+
+def test_alarm_lists_match_the_alarms_package() -> None:
+    from envtrace.alarms import KINDS, SEVERITIES, Action, State
+
+    assert DYNAMIC["state."] == [str(s) for s in State]
+    assert DYNAMIC["action."] == [str(a) for a in Action]
+    assert DYNAMIC["kind_alarm."] == list(KINDS)
+    assert DYNAMIC["severity."] == list(SEVERITIES)
+
+
+def test_durations() -> None:
+    assert Translator("en").duration(3700) == "1 h 1 min"
+    assert Translator("zh").duration(45) == "45秒"
+    assert Translator("en").duration(None) == "—"
 
 
 def test_times_are_china_standard_time() -> None:

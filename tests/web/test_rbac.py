@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from tests.web.conftest import Site, make_site
+from tests.web.conftest import Site, Template, sqlite_site_in
 
 from envtrace.accounts import Role
 from envtrace.web.access import UndeclaredRoute, audit, require
@@ -23,8 +23,8 @@ def _fill(path: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def matrix_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    site = make_site(f"sqlite:///{tmp_path_factory.mktemp('rbac') / 'rbac.db'}")
+def matrix_site(sqlite_template: Template, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    site = sqlite_site_in(sqlite_template, tmp_path_factory.mktemp("rbac"))
     yield site
     site.engine.dispose()
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
-from tests.web.conftest import Site, make_site
+from tests.web.conftest import Site, Template, sqlite_site_in
 
 from envtrace.config import Settings
 from envtrace.web.app import create_app
@@ -38,8 +38,8 @@ MODES = [GenerationMode.POSITIVE, GenerationMode.NEGATIVE]
 
 
 @pytest.fixture(scope="module")
-def schema_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    site = make_site(f"sqlite:///{tmp_path_factory.mktemp('schema') / 'schema.db'}")
+def schema_site(sqlite_template: Template, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    site = sqlite_site_in(sqlite_template, tmp_path_factory.mktemp("schema"))
     yield site
     site.engine.dispose()
 

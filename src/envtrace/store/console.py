@@ -5,14 +5,16 @@ Queries about stations take a :class:`Scope`: an enterprise user's scope names i
 the query itself keeps every other enterprise's stations out (access control lives in the query,
 not in the page).
 
-Capture and effective-data rates (overview) are computed from the raw-statistics roll-ups
-(``envtrace.store.rollups``) of minute data:
+Capture and effective-data rates (overview), over the window of complete hours the roll-up has
+had time to judge:
 
-* capture rate = minute values received / (parameters x minutes in the window);
-* effective-data rate = parameter-hours with at least ``EFFECTIVE_MINUTES`` normal-flag (``N``)
-  minute values / (parameters x hours in the window) -- the 45-minutes-per-hour completeness
-  criterion of HJ 75-2017 and GB 3095-2012. The standards package's validity-judged hourly values
-  replace this completeness proxy once they are stored.
+* capture rate = minute values received / (parameters x minutes in the window), from the
+  raw-statistics roll-ups (``envtrace.store.rollups``);
+* effective-data rate = **valid judged hours** / expected hours (parameters x hours), from the
+  validity-judged hourly values of ``envtrace.rollup`` (``rollup_value``, current versions). Where
+  the roll-up has judged nothing in the window yet, the overview says so (``effective_basis``
+  ``"minutes"``) and shows the completeness proxy instead: parameter-hours with at least
+  ``EFFECTIVE_MINUTES`` normal-flag minute values (HJ 75-2017 / GB 3095 45-minute criterion).
 """
 
 from __future__ import annotations
@@ -24,12 +26,14 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, Select, and_, case, func, insert, literal, or_, select, update
 
 from envtrace.store.frames import quarantine, raw_frame, station_state
+from envtrace.store.hourly import AqiValue, rollup_aqi, rollup_value, station_aqi_at
 from envtrace.store.readings import reading
 from envtrace.store.registry import enterprise, monitoring_point, parameter, station, station_parameter
 from envtrace.store.rollups import reading_day_stats, reading_hour_stats
 
 EFFECTIVE_MINUTES = 45
 RAW_GRANULARITIES = ("min", "rtd")
+JUDGE_LAG_S = 900  # an hour is judged 10 min after its end (roll-up grace) + a job period or two
 
 
 @dataclass(frozen=True, slots=True)
@@ -407,18 +411,60 @@ class Overview:
     pending: int
     online: int
     frames: int
+    frames_window: int
     quarantined: int
     quarantined_window: int
+    effective_basis: str  # "judged" (valid judged hours) or "minutes" (45-minute proxy: none judged yet)
     total: Rate
     by_city: dict[str, Rate]
     by_county: dict[str, Rate]
     by_enterprise: dict[str, Rate]
 
 
+def overview_window(now_ts: int, hours: int) -> tuple[int, int]:
+    """[t0, t1): the last ``hours`` complete hours that the roll-up has had time to judge."""
+    t1 = (now_ts - JUDGE_LAG_S) - (now_ts - JUDGE_LAG_S) % 3600
+    return t1 - hours * 3600, t1
+
+
+def judged_hours(conn: Connection, t0: int, t1: int) -> dict[int, tuple[int, int]]:
+    """Per station: (valid, judged) parameter-hours of the current judged values in [t0, t1)."""
+    v = rollup_value.c
+    top = (
+        select(v.station_id, v.parameter, v.period_ts, func.max(v.version).label("top"))
+        .where(v.granularity == "hour", v.period_ts >= t0, v.period_ts < t1)
+        .group_by(v.station_id, v.parameter, v.period_ts)
+        .subquery()
+    )
+    q = (
+        select(v.station_id, func.sum(case((v.valid.is_(True), 1), else_=0)), func.count())
+        .select_from(
+            rollup_value.join(
+                top,
+                and_(
+                    v.station_id == top.c.station_id,
+                    v.parameter == top.c.parameter,
+                    v.period_ts == top.c.period_ts,
+                    v.version == top.c.top,
+                ),
+            )
+        )
+        .where(v.granularity == "hour")
+        .group_by(v.station_id)
+    )
+    return {int(sid): (int(valid or 0), int(n)) for sid, valid, n in conn.execute(q)}
+
+
+def frames_received(conn: Connection, scope: Scope, *, since_us: int) -> int:
+    """Raw frames received since ``since_us`` (index ``ix_raw_frame_received``)."""
+    q: Select[tuple[object, ...]] = select(func.count().label("n")).select_from(raw_frame)  # type: ignore[assignment]
+    q = _frame_scope(q, scope).where(raw_frame.c.received_us >= since_us)
+    return int(str(conn.execute(q).scalar_one()))
+
+
 def overview(conn: Connection, scope: Scope, *, now_ts: int, hours: int = 24) -> Overview:
-    """Province (or one enterprise's) overview over the last ``hours`` complete hours."""
-    t1 = now_ts - now_ts % 3600
-    t0 = t1 - hours * 3600
+    """Province (or one enterprise's) overview over the last ``hours`` judged hours."""
+    t0, t1 = overview_window(now_ts, hours)
     rows = stations(conn, scope, limit=1_000_000)
     h = reading_hour_stats.c
     per_station: dict[int, tuple[int, int, int]] = {}
@@ -434,6 +480,9 @@ def overview(conn: Connection, scope: Scope, *, now_ts: int, hours: int = 24) ->
     )
     for sid, received, eff, nparams in conn.execute(stats_q):
         per_station[int(sid)] = (int(received or 0), int(eff or 0), int(nparams))
+    judged = judged_hours(conn, t0, t1)
+    visible = {s.id for s in rows}
+    basis = "judged" if any(sid in visible for sid in judged) else "minutes"
     configured: dict[int, int] = dict(
         conn.execute(
             select(station_parameter.c.station_id, func.count()).group_by(station_parameter.c.station_id)
@@ -446,9 +495,11 @@ def overview(conn: Connection, scope: Scope, *, now_ts: int, hours: int = 24) ->
     for s in rows:
         if not s.approved:
             continue
-        received, eff, seen = per_station.get(s.id, (0, 0, 0))
-        nparams = max(int(configured.get(s.id, 0)), seen, 1)
-        rate = Rate(1, int(s.online), received, nparams * hours * 60, eff, nparams * hours)
+        received, proxy, seen = per_station.get(s.id, (0, 0, 0))
+        valid, n_judged = judged.get(s.id, (0, 0))
+        nparams = max(int(configured.get(s.id, 0)), seen, -(-n_judged // hours), 1)
+        effective = valid if basis == "judged" else proxy
+        rate = Rate(1, int(s.online), received, nparams * hours * 60, effective, nparams * hours)
         total = total + rate
         for bucket, key in (
             (by_city, s.city or "-"),
@@ -456,7 +507,8 @@ def overview(conn: Connection, scope: Scope, *, now_ts: int, hours: int = 24) ->
             (by_enterprise, s.enterprise_name or "-"),
         ):
             bucket[key] = bucket.get(key, Rate()) + rate
-    q_window = select(func.count()).select_from(quarantine).where(quarantine.c.received_us >= t0 * 1_000_000)
+    since_us = (now_ts - 86_400) * 1_000_000
+    q_window = select(func.count()).select_from(quarantine).where(quarantine.c.received_us >= since_us)
     if scope.enterprise_id is not None:
         q_window = q_window.where(literal(False))
     return Overview(
@@ -467,8 +519,10 @@ def overview(conn: Connection, scope: Scope, *, now_ts: int, hours: int = 24) ->
         pending=sum(1 for s in rows if not s.approved),
         online=sum(1 for s in rows if s.online),
         frames=sum(s.frames for s in rows),
+        frames_window=frames_received(conn, scope, since_us=since_us),
         quarantined=sum(s.quarantined for s in rows),
         quarantined_window=int(conn.execute(q_window).scalar_one()),
+        effective_basis=basis,
         total=total,
         by_city=dict(sorted(by_city.items())),
         by_county=dict(sorted(by_county.items())),
@@ -1001,3 +1055,87 @@ def checkpoint_covering(conn: Connection, leaf_index: int) -> CheckpointRow | No
         return None
     a, b, cc, d, e, f = row
     return CheckpointRow(int(a), int(b), bytes(cc), int(d), e, f)
+
+
+# --- AQI (the roll-up's) --------------------------------------------------------------------------
+
+
+def newest_station_aqi(
+    conn: Connection, station_ids: Sequence[int], *, since_ts: int, granularity: str = "hour"
+) -> dict[int, AqiValue]:
+    """Each station's AQI of its newest period since ``since_ts`` (current version), by station."""
+    if not station_ids:
+        return {}
+    a = rollup_aqi.c
+    newest = conn.execute(
+        select(a.station_id, func.max(a.period_ts))
+        .where(a.station_id.in_(list(station_ids)), a.granularity == granularity, a.period_ts >= since_ts)
+        .group_by(a.station_id)
+    ).all()
+    by_period: dict[int, list[int]] = {}
+    for sid, ts in newest:
+        by_period.setdefault(int(ts), []).append(int(sid))
+    out: dict[int, AqiValue] = {}
+    for ts, sids in by_period.items():
+        for v in station_aqi_at(conn, sids, granularity=granularity, period_ts=ts):
+            if v.station_id is not None:
+                out[v.station_id] = v
+    return out
+
+
+# --- judged values (the roll-up's), narrow, for charts -------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class JudgedPoint:
+    """The columns a chart needs of the current version of one judged value."""
+
+    period_ts: int
+    valid: bool
+    reason: int
+    value: float | None
+    vmin: float | None
+    vmax: float | None
+    zs_value: float | None
+    zs_reason: int | None
+    station_value: float | None
+    station_zs_value: float | None
+    flag: str | None
+    n_valid: int | None
+    n_total: int | None
+    source: str
+    unit: str | None
+
+
+def judged_points(
+    conn: Connection,
+    station_id: int,
+    parameter: str,
+    granularity: str,
+    t0: int,
+    t1: int,
+) -> list[JudgedPoint]:
+    """Current judged values of one station-parameter in [t0, t1), by time.
+
+    The current version of a value is its highest (``envtrace.store.hourly``); versions are few, so
+    every version in the window is read in (period, version) order -- one index range scan of
+    ``uq_rollup_value_key`` -- and the last of each period kept: cheaper than grouping in SQL."""
+    v = rollup_value.c
+    rows = conn.execute(
+        select(
+            v.period_ts, v.valid, v.reason, v.value, v.vmin, v.vmax, v.zs_value, v.zs_reason,
+            v.station_value, v.station_zs_value, v.flag, v.n_valid, v.n_total, v.source, v.unit,
+        )
+        .where(
+            v.station_id == station_id,
+            v.granularity == granularity,
+            v.parameter == parameter,
+            v.period_ts >= t0,
+            v.period_ts < t1,
+        )
+        .order_by(v.period_ts, v.version)
+    )  # fmt: skip
+    current: dict[int, JudgedPoint] = {}
+    for ts, valid, reason, *rest in rows:
+        current[int(ts)] = JudgedPoint(int(ts), bool(valid), int(reason), *rest)
+    return list(current.values())

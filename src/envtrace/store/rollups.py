@@ -38,6 +38,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from envtrace.store.frames import quarantine, raw_frame
 from envtrace.store.metadata import metadata
 from envtrace.store.readings import reading
 from envtrace.store.types import Id
@@ -83,6 +84,11 @@ reading_day_stats = Table(
     *_stats_columns(),
 )
 Index("ix_reading_day_stats_day", reading_day_stats.c.day_ts)
+
+# Receipt-time indexes of the gateway's tables, for the overview's last-24-hours counts (migration
+# rollups_0002, declared here so that the gateway's core_0001 stays as it is).
+Index("ix_raw_frame_received", raw_frame.c.received_us)
+Index("ix_quarantine_received", quarantine.c.received_us)
 
 rollup_watermark = Table(
     "rollup_watermark",

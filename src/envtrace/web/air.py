@@ -1,5 +1,6 @@
-"""Ambient air for the public portal: current hourly concentrations and AQI (HJ 633 via
-``envtrace.standards``), and GB 3095 limit lines for ambient charts.
+"""Ambient air helpers: the *provisional* hourly AQI of a station the roll-up has not reached yet
+(HJ 633 via ``envtrace.standards``; the published AQI is the roll-up's, ``envtrace.web.aqi``), and
+GB 3095 limit lines for ambient charts.
 
 HJ 212-2017 factor codes of the six AQI pollutants and the units the platform expects from ambient
 stations (µg/m³, CO in mg/m³). The hourly AQI follows the national real-time release rule
@@ -22,6 +23,7 @@ from envtrace.standards import (
     ambient_limit_at,
     aqi_table,
     edition_codes_at,
+    editions,
 )
 from envtrace.store.console import HourValue
 
@@ -42,6 +44,7 @@ class StationAqi:
     aqi: int | None
     primary: list[str]
     level: int
+    edition: str
 
 
 def station_aqi(values: list[HourValue]) -> StationAqi | None:
@@ -63,7 +66,13 @@ def station_aqi(values: list[HourValue]) -> StationAqi | None:
         return None
     aqi = int(table.aqi[0])
     primary = [p for p in table.primary_labels("code")[0].split(",") if p]
-    return StationAqi(hour_ts=hour, aqi=aqi if aqi >= 0 else None, primary=primary, level=int(table.level[0]))
+    return StationAqi(
+        hour_ts=hour,
+        aqi=aqi if aqi >= 0 else None,
+        primary=primary,
+        level=int(table.level[0]),
+        edition=editions(Family.AQI)[int(table.edition_code[0])],
+    )
 
 
 def ambient_limit(parameter: str, at: int) -> float | None:

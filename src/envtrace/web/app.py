@@ -20,11 +20,26 @@ from sqlalchemy import Engine, inspect
 from envtrace import __version__
 from envtrace.accounts import Policy, Role
 from envtrace.config import Settings
+from envtrace.evidence import EvidenceOptions
 from envtrace.store import migrate, rollups
 from envtrace.store.engine import connect, write_transaction
 from envtrace.web import access, errors
-from envtrace.web.api import alarms, auth, export, frames, health, overview, public, registry, stations, users
+from envtrace.web.api import (
+    alarms,
+    auth,
+    export,
+    frames,
+    health,
+    ledger,
+    overview,
+    public,
+    registry,
+    stations,
+    users,
+)
 from envtrace.web.context import SessionCache, WebContext
+from envtrace.web.emissions import EmissionsCache
+from envtrace.web.limits import LimitsCache
 from envtrace.web.options import WebOptions
 from envtrace.web.pages import admin, alarm_pages, auth_pages, console_pages, portal
 from envtrace.web.security import SecurityHeaders
@@ -85,6 +100,7 @@ def create_app(
         has_alarms="alarm" in tables,
         has_ledger="ledger_checkpoint" in tables,
         sessions=SessionCache(),
+        evidence=EvidenceOptions.from_settings(settings),
     )
 
     @asynccontextmanager
@@ -110,9 +126,11 @@ def create_app(
     )
     app.state.ctx = ctx
     app.state.overview_cache = overview.OverviewCache()
+    app.state.emissions_cache = EmissionsCache()
+    app.state.limits_cache = LimitsCache()
     app.state.render_error = render_error
     errors.install(app)
-    for module in (health, auth, overview, stations, frames, registry, users, export, public, alarms):
+    for module in (health, auth, overview, stations, frames, registry, users, export, public, alarms, ledger):
         app.include_router(module.router)
     for module in (portal, auth_pages, console_pages, admin, alarm_pages):
         app.include_router(module.router)

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Engine
 from envtrace.accounts import Policy, Role, find_session, session_verdict, touch_session
 from envtrace.accounts import close_session as end_session
 from envtrace.config import Settings
+from envtrace.evidence import EvidenceOptions
 from envtrace.store.accounts import SessionRow, UserRow
 from envtrace.store.console import ALL, Scope
 from envtrace.store.engine import write_transaction
@@ -35,6 +36,7 @@ class WebContext:
     has_alarms: bool
     has_ledger: bool
     sessions: SessionCache
+    evidence: EvidenceOptions  # where the signing keys and the published checkpoint file live
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,21 +1,27 @@
-"""Showing raw bytes safely and proving a frame's place in the ledger.
+"""Showing raw bytes safely, decoding them again, and proving a frame's place in the ledger.
 
 Raw frames are shown as text with every byte outside printable ASCII (and every non-UTF-8 byte)
 escaped as ``\\xNN``, plus a hex dump; the page autoescapes the result, so no byte a station sent
-can become markup. The inclusion proof is computed from the stored ledger nodes against the newest
-checkpoint that covers the leaf (or the current head) and verified before it is shown.
+can become markup. The decoded view is the HJ 212 codec's reading of the stored bytes, made again
+on every view (``envtrace.hj212.decode``: strict first, tolerant when only the known device
+deviations stand in the way; SM4-encrypted CPs with the station's registered key), so it shows what
+the bytes say, not what was stored from them. The access password PW is masked in the decoded
+header (the raw bytes keep it, as received). The inclusion proof is computed from the stored ledger
+nodes against the newest checkpoint that covers the leaf (or the current head) and verified before
+it is shown.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import Connection, select
 
+from envtrace.hj212 import Decoded, code_2017, decode, factor, parse_key
 from envtrace.ledger import LedgerError, inclusion_proof, leaf_hash, verify_inclusion
 from envtrace.store import console
 from envtrace.store.errors import StoreError
 from envtrace.store.ledger_log import node_getter
 from envtrace.store.ledger_tables import ledger_head, ledger_leaf
-from envtrace.web.models import InclusionProofOut
+from envtrace.web.models import CpItemOut, DecodedOut, InclusionProofOut
 
 
 def safe_text(raw: bytes) -> str:
@@ -80,4 +86,61 @@ def inclusion(conn: Connection, leaf_index: int | None) -> InclusionProofOut | N
         leaf_hash_hex=lh.hex(),
         path_hex=[p.hex() for p in path],
         verified=True,
+        checkpoint_id=None if cp is None else cp.id,
+        checkpoint_ts=None if cp is None else cp.ts,
+    )
+
+
+def _items(d: Decoded) -> list[CpItemOut]:
+    if d.packet is None:
+        return []
+    st = d.packet.st
+    out = []
+    for code, fields in d.packet.items.items():
+        mapped = code_2017(code, st=st)
+        f = factor(mapped) if mapped else None
+        out.append(
+            CpItemOut(
+                code=code,
+                code_2017=mapped,
+                name_zh=None if f is None else f.name_zh,
+                name_en=None if f is None else f.name_en,
+                fields=dict(fields),
+            )
+        )
+    return out
+
+
+def decoded_view(raw: bytes, sm4_key: str | None) -> DecodedOut:
+    """Decode ``raw`` again (strict, then tolerant), with the station's SM4 key when it has one."""
+    key = None
+    if sm4_key:
+        try:
+            key = parse_key(sm4_key)
+        except ValueError:
+            key = None
+    strict = decode(raw, key=key, strict=True)
+    d, mode, strict_error = strict, "strict", None
+    if not strict.ok:
+        tolerant = decode(raw, key=key, strict=False)
+        if tolerant.ok:
+            d, mode, strict_error = tolerant, "tolerant", str(strict.error)
+    header = dict(d.header or {})
+    if "PW" in header:
+        header["PW"] = "******"
+    return DecodedOut(
+        ok=d.ok,
+        mode=mode,
+        error_kind=None if d.error is None else d.error.kind,
+        error=None if d.error is None else str(d.error),
+        strict_error=strict_error,
+        deviations=list(d.deviations),
+        edition=d.edition,
+        wire_form=str(d.wire_form),
+        crc=None if d.crc is None else f"{d.crc:04X}",
+        crc_variant=d.crc_variant,
+        decrypted=key is not None and d.wire_form != "plain" and d.packet is not None,
+        header=header,
+        fields={} if d.packet is None else dict(d.packet.fields),
+        items=_items(d),
     )

@@ -154,8 +154,26 @@ class RateOut(BaseModel):
     effective_rate: float | None
 
 
+class SeverityCount(BaseModel):
+    severity: str
+    open: int
+    overdue: int
+
+
+class AlarmSummary(BaseModel):
+    open: int
+    overdue: int
+    by_severity: list[SeverityCount]
+
+
+class CheckpointAge(BaseModel):
+    size: int
+    ts: int
+    age_s: int
+
+
 class OverviewOut(BaseModel):
-    start: int
+    start: int = Field(description="Window start: the last complete hours the roll-up has judged")
     end: int
     stations: int
     approved: int
@@ -163,10 +181,17 @@ class OverviewOut(BaseModel):
     online: int
     offline: int
     frames: int
+    frames_window: int = Field(description="Raw frames received in the last 24 h")
     quarantined: int
-    quarantined_window: int
+    quarantined_window: int = Field(description="Frames quarantined in the last 24 h")
     capture_rate: float | None
     effective_rate: float | None
+    effective_basis: Literal["judged", "minutes"] = Field(
+        description="judged: valid judged hours / expected hours; minutes: nothing judged yet in the "
+        "window, so the 45-normal-minutes completeness proxy is shown"
+    )
+    alarms: AlarmSummary
+    checkpoint: CheckpointAge | None = Field(description="The newest signed ledger checkpoint")
     by_city: list[RateOut]
     by_county: list[RateOut]
     by_enterprise: list[RateOut]
@@ -209,6 +234,37 @@ class InclusionProofOut(BaseModel):
     leaf_hash_hex: str
     path_hex: list[str]
     verified: bool
+    checkpoint_id: int | None = Field(
+        None, description="The signed checkpoint proven against (null: the current, not yet signed, tree)"
+    )
+    checkpoint_ts: int | None = None
+
+
+class CpItemOut(BaseModel):
+    code: str = Field(description="the factor code as received")
+    code_2017: str | None = Field(description="its HJ 212-2017 code (2005 codes mapped by ST)")
+    name_zh: str | None
+    name_en: str | None
+    fields: dict[str, str] = Field(description="suffix -> value as received (Rtd, Avg, ZsAvg, Flag ...)")
+
+
+class DecodedOut(BaseModel):
+    """What the HJ 212 codec reads in the stored bytes now."""
+
+    ok: bool
+    mode: str = Field(description="strict, or tolerant when only known device deviations fail strict")
+    error_kind: str | None = Field(description="framing, length, crc, syntax or crypto")
+    error: str | None
+    strict_error: str | None = Field(description="why strict decoding refused it, when tolerant passed")
+    deviations: list[str]
+    edition: str | None
+    wire_form: str
+    crc: str | None
+    crc_variant: str | None
+    decrypted: bool = Field(description="the CP was SM4-decrypted with the station's registered key")
+    header: dict[str, str] = Field(description="header fields as received (PW masked)")
+    fields: dict[str, str] = Field(description="CP fields that are not factor items (DataTime ...)")
+    items: list[CpItemOut]
 
 
 class FrameDetailOut(FrameOut):
@@ -220,6 +276,10 @@ class FrameDetailOut(FrameOut):
     quarantine_reason: str | None
     readings: list[FrameReadingOut]
     proof: InclusionProofOut | None
+    decoded: DecodedOut = Field(description="The bytes decoded again by the HJ 212 codec, now")
+    evidence_ready: bool = Field(
+        description="A signed checkpoint covers it: its evidence bundle can be exported"
+    )
 
 
 class QuarantineOut(BaseModel):
@@ -369,7 +429,10 @@ class AirValue(BaseModel):
     parameter: str
     hour_ts: int
     value: float
-    source: Literal["reported", "minutes"]
+    source: Literal["rollup", "reported", "minutes"] = Field(
+        description="rollup: the concentration the roll-up's AQI used; reported / minutes: provisional "
+        "(the station's hourly value, or the mean of its minute data)"
+    )
 
 
 class AirStation(BaseModel):
@@ -380,15 +443,26 @@ class AirStation(BaseModel):
     lon: float | None
     hour_ts: int | None
     values: list[AirValue]
-    aqi: int | None = Field(None, description="Hourly AQI (HJ 633), when the standards module provides it")
+    aqi: int | None = Field(None, description="Hourly AQI (HJ 633); null = NA or none")
     primary: list[str] = Field(default_factory=list)
     level: int = Field(0, description="AQI category 1-6 (0: none)")
+    category_zh: str | None = None
+    category_en: str | None = None
+    colour: str = Field("#9aa5b1", description="Category colour of the edition in force, #rrggbb")
+    edition: str | None = None
+    aqi_source: Literal["rollup", "provisional", "none"] = Field(
+        "none",
+        description="rollup: computed by the roll-up from validity-judged hours; provisional: the "
+        "roll-up has not produced this station's AQI yet, computed here from the newest hour's "
+        "concentrations (national release rule); none: no data",
+    )
 
 
 class AirCurrent(BaseModel):
     data: list[AirStation]
     count: int
     aqi_available: bool
+    provisional: int = Field(0, description="Stations whose AQI is provisional (not the roll-up's yet)")
 
 
 class OpenReading(BaseModel):
@@ -405,29 +479,6 @@ class OpenReadingPage(BaseModel):
     data: list[OpenReading]
     count: int
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null at the end")
-
-
-class EmissionValue(BaseModel):
-    station_id: int
-    station_name: str | None
-    parameter: str
-    hour_ts: int
-    value: float
-    limit: float | None
-
-
-class KeyEnterprise(BaseModel):
-    id: int
-    name: str
-    name_en: str | None
-    city: str | None
-    industry: str | None
-    values: list[EmissionValue]
-
-
-class KeyEnterpriseList(BaseModel):
-    data: list[KeyEnterprise]
-    count: int
 
 
 class CheckpointOut(BaseModel):

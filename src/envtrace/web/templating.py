@@ -15,6 +15,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from envtrace.accounts import Role
 from envtrace.web.context import PRE_CSRF_COOKIE, Principal, WebContext
+from envtrace.web.emissions import outlet_series
 from envtrace.web.i18n import Translator, negotiate
 
 STATIC_DIR = Path(str(resources.files("envtrace.web") / "static"))
@@ -45,6 +46,7 @@ def _env() -> Environment:
         lstrip_blocks=True,
     )
     env.globals["static"] = static_url
+    env.globals["outlet_series"] = outlet_series
     env.filters["tojson_attr"] = lambda v: json.dumps(v, ensure_ascii=False)
     return env
 
@@ -60,6 +62,7 @@ def nav_items(principal: Principal, ctx: WebContext) -> list[tuple[str, str]]:
     items = [
         ("/console", "nav.overview"),
         ("/console/stations", "nav.stations"),
+        ("/console/enterprises", "nav.enterprises"),
         ("/console/frames", "nav.frames"),
     ]
     if ctx.has_alarms:

@@ -1,4 +1,4 @@
-"""``/api/v1/frames`` (raw frames as received, with readings and ledger proof) and
+"""``/api/v1/frames`` (raw frames as received, decoded again, with readings and ledger proof) and
 ``/api/v1/quarantine`` (frames refused, with the precise reason)."""
 
 from __future__ import annotations
@@ -9,9 +9,10 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from envtrace.store import console
+from envtrace.store.stations import get_station_by_id
 from envtrace.web.deps import AnyUser, QuarantineReader, ReadConn
 from envtrace.web.errors import NotFound
-from envtrace.web.evidence import inclusion, safe_text
+from envtrace.web.evidence import decoded_view, inclusion, safe_text
 from envtrace.web.models import (
     ERROR_RESPONSES,
     FrameDetailOut,
@@ -55,6 +56,8 @@ def detail(conn: ReadConn, principal: AnyUser, frame_id: int) -> FrameDetailOut:
         for r in console.frame_readings(conn, frame_id)
     ]
     base = FrameOut.model_validate(found.row, from_attributes=True).model_dump()
+    station = None if found.row.station_id is None else get_station_by_id(conn, found.row.station_id)
+    proof = inclusion(conn, found.row.leaf_index)
     return FrameDetailOut(
         **base,
         raw_text=safe_text(found.raw),
@@ -64,7 +67,9 @@ def detail(conn: ReadConn, principal: AnyUser, frame_id: int) -> FrameDetailOut:
         quarantine_kind=found.quarantine_kind,
         quarantine_reason=found.quarantine_reason,
         readings=readings,
-        proof=inclusion(conn, found.row.leaf_index),
+        proof=proof,
+        decoded=decoded_view(found.raw, None if station is None else station.sm4_key),
+        evidence_ready=proof is not None and proof.checkpoint_id is not None,
     )
 
 

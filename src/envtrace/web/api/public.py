@@ -1,5 +1,9 @@
 """``/api/v1/public``: open data, no login. Approved stations only; times are Unix seconds UTC.
 
+Air quality comes from the roll-up (``rollup_aqi``, ``rollup_city_aqi``: validity-judged hours, the
+HJ 633 edition of each period); a station the roll-up has not reached yet gets a provisional AQI
+computed here from its newest hour, marked ``aqi_source="provisional"`` and announced on the page.
+
 Cursor pagination: each page answers ``next_cursor``; pass it back as ``cursor`` for the next page
 (an opaque keyset cursor, stable under inserts). ``format=csv`` gives the same page as CSV with the
 cursor in the ``X-Next-Cursor`` header.
@@ -13,15 +17,19 @@ import io
 import time
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import Connection
 
 from envtrace.store import console
 from envtrace.store.console import ALL, StationRow
-from envtrace.web.air import AQI_PARAMETERS, station_aqi
+from envtrace.store.hourly import AqiValue, city_aqi, current_cities_aqi, current_city_aqi
+from envtrace.web.air import AQI_PARAMETERS, POLLUTANTS, station_aqi
+from envtrace.web.api.stations import From, Granularity, To, aqi_history
+from envtrace.web.aqi import AqiList, aqi_out, category, colour_hex
 from envtrace.web.deps import Ctx, Public, ReadConn
-from envtrace.web.errors import BadRequest
+from envtrace.web.emissions import EmissionsCache, KeyEnterpriseList
+from envtrace.web.errors import BadRequest, NotFound
 from envtrace.web.models import (
     ERROR_RESPONSES,
     AirCurrent,
@@ -29,15 +37,12 @@ from envtrace.web.models import (
     AirValue,
     CheckpointList,
     CheckpointOut,
-    EmissionValue,
-    KeyEnterprise,
-    KeyEnterpriseList,
     OpenReading,
     OpenReadingPage,
     PublicStation,
     PublicStationList,
 )
-from envtrace.web.params import MAX_ID, MAX_TS, Cursor, IdPath, OptTs, ParamCode
+from envtrace.web.params import MAX_ID, MAX_TS, NO_CONTROL, Cursor, IdPath, OptTs, ParamCode
 
 router = APIRouter(prefix="/api/v1/public", tags=["open data"], responses=ERROR_RESPONSES)
 
@@ -57,42 +62,133 @@ def stations(
     return PublicStationList(data=data, count=len(data))
 
 
+ITEM_PARAMETER = {f"{name}_1h": code for code, name in POLLUTANTS.items()}
+
+
+def _rollup_station(s: StationRow, v: AqiValue) -> AirStation:
+    cat = category(v.edition, v.level)
+    values = [
+        AirValue(parameter=ITEM_PARAMETER[item], hour_ts=v.period_ts, value=float(c), source="rollup")
+        for item, c in sorted(v.inputs.items())
+        if item in ITEM_PARAMETER and c is not None
+    ]
+    return AirStation(
+        id=s.id,
+        name=s.name,
+        city=s.city,
+        lat=s.lat,
+        lon=s.lon,
+        hour_ts=v.period_ts,
+        values=values,
+        aqi=v.aqi,
+        primary=list(v.primary),
+        level=v.level,
+        category_zh=None if cat is None else cat.name_zh,
+        category_en=None if cat is None else cat.name_en,
+        colour=colour_hex(cat),
+        edition=v.edition,
+        aqi_source="rollup",
+    )
+
+
+def _provisional_station(s: StationRow, mine: list[console.HourValue]) -> AirStation:
+    result = station_aqi(mine)
+    cat = None if result is None else category(result.edition, result.level)
+    return AirStation(
+        id=s.id,
+        name=s.name,
+        city=s.city,
+        lat=s.lat,
+        lon=s.lon,
+        hour_ts=None if result is None else result.hour_ts,
+        values=[
+            AirValue(parameter=v.parameter, hour_ts=v.hour_ts, value=v.value, source=v.source) for v in mine
+        ],
+        aqi=None if result is None else result.aqi,
+        primary=[] if result is None else result.primary,
+        level=0 if result is None else result.level,
+        category_zh=None if cat is None else cat.name_zh,
+        category_en=None if cat is None else cat.name_en,
+        colour=colour_hex(cat),
+        edition=None if result is None else result.edition,
+        aqi_source="none" if result is None else "provisional",
+    )
+
+
 def air_current(conn: Connection, *, offline_after_s: int) -> AirCurrent:
+    """Every public ambient station's newest hourly AQI: the roll-up's where it has one (newer
+    than ``max(offline_after_s, 3 h)``), else provisional from the newest hour's concentrations."""
     rows = public_stations(conn, kind="ambient")
     since = int(time.time()) - max(offline_after_s, 3 * 3600)
-    values = console.latest_hour_values(conn, [s.id for s in rows], AQI_PARAMETERS, since_ts=since)
+    rolled = console.newest_station_aqi(conn, [s.id for s in rows], since_ts=since)
+    missing = [s.id for s in rows if s.id not in rolled]
+    values = console.latest_hour_values(conn, missing, AQI_PARAMETERS, since_ts=since) if missing else []
     by_station: dict[int, list[console.HourValue]] = {}
-    for v in values:
-        by_station.setdefault(v.station_id, []).append(v)
-    data = []
-    for s in rows:
-        mine = by_station.get(s.id, [])
-        result = station_aqi(mine)
-        data.append(
-            AirStation(
-                id=s.id,
-                name=s.name,
-                city=s.city,
-                lat=s.lat,
-                lon=s.lon,
-                hour_ts=None if result is None else result.hour_ts,
-                values=[
-                    AirValue(parameter=v.parameter, hour_ts=v.hour_ts, value=v.value, source=v.source)
-                    for v in mine
-                ],
-                aqi=None if result is None else result.aqi,
-                primary=[] if result is None else result.primary,
-                level=0 if result is None else result.level,
-            )
-        )
-    return AirCurrent(data=data, count=len(data), aqi_available=True)
+    for hv in values:
+        by_station.setdefault(hv.station_id, []).append(hv)
+    data = [
+        _rollup_station(s, rolled[s.id])
+        if s.id in rolled
+        else _provisional_station(s, by_station.get(s.id, []))
+        for s in rows
+    ]
+    provisional = sum(1 for d in data if d.aqi_source == "provisional")
+    return AirCurrent(data=data, count=len(data), aqi_available=True, provisional=provisional)
 
 
 @router.get("/air/current", response_model=AirCurrent)
 def current_air(_: Public, conn: ReadConn, ctx: Ctx) -> AirCurrent:
-    """Newest hourly concentrations of the six AQI pollutants per ambient station, with the hourly
-    AQI (HJ 633, national release rule) and primary pollutants."""
+    """Newest hourly AQI of every public ambient station, from the roll-up (HJ 633 edition of the
+    hour, category colour, primary pollutants, the concentrations used); stations the roll-up has
+    not reached yet are marked ``aqi_source="provisional"``."""
     return air_current(conn, offline_after_s=ctx.options.offline_after_s)
+
+
+@router.get("/air/cities", response_model=AqiList)
+def current_cities(_: Public, conn: ReadConn, granularity: Granularity = "hour") -> AqiList:
+    """Every city's newest AQI: for each item the mean of its ambient stations' concentrations,
+    then the AQI of those means (HJ 633 / HJ 663); ``stations`` lists who contributed."""
+    data = [aqi_out(v) for v in current_cities_aqi(conn, granularity=granularity)]
+    return AqiList(data=data, count=len(data))
+
+
+CityName = Annotated[str, Path(min_length=1, max_length=64, pattern=NO_CONTROL)]
+
+
+@router.get("/cities/{city}/aqi", response_model=AqiList)
+def city_history(
+    city: CityName,
+    _: Public,
+    conn: ReadConn,
+    from_: From = None,
+    to: To = None,
+    granularity: Granularity = "hour",
+) -> AqiList:
+    """A city's AQI in [from, to) (without them: the newest)."""
+    if from_ is not None and to is not None and from_ >= to:
+        raise BadRequest(f"from {from_} must be before to {to}")
+    if from_ is None and to is None:
+        current = current_city_aqi(conn, city, granularity=granularity)
+        rows = [] if current is None else [current]
+    else:
+        rows = city_aqi(conn, city, granularity=granularity, start=from_, end=to, limit=20_000)
+    data = [aqi_out(v) for v in rows]
+    return AqiList(data=data, count=len(data))
+
+
+@router.get("/stations/{station_id}/aqi", response_model=AqiList)
+def station_aqi_history(
+    station_id: IdPath,
+    _: Public,
+    conn: ReadConn,
+    from_: From = None,
+    to: To = None,
+    granularity: Granularity = "hour",
+) -> AqiList:
+    """A public ambient station's AQI as the roll-up computed it, in [from, to) (default: newest)."""
+    if station_id not in {s.id for s in public_stations(conn, kind="ambient")}:
+        raise NotFound(f"no public ambient station {station_id}")
+    return aqi_history(conn, station_id, granularity, from_, to)
 
 
 def _encode_cursor(r: console.ExportRow) -> str:
@@ -174,52 +270,13 @@ def readings(
     return OpenReadingPage(data=data, count=len(data), next_cursor=next_cursor)
 
 
-def key_enterprises(conn: Connection, *, since_ts: int) -> list[KeyEnterprise]:
-    units = console.enterprises(conn, ALL, key_only=True)
-    rows = [
-        s
-        for s in console.stations(conn, ALL, approved=True, limit=1_000_000)
-        if s.enabled and s.enterprise_id
-    ]
-    by_enterprise: dict[int, list[StationRow]] = {}
-    for s in rows:
-        by_enterprise.setdefault(int(s.enterprise_id or 0), []).append(s)
-    out = []
-    for e in units:
-        mine = by_enterprise.get(e.id, [])
-        params: set[str] = set()
-        for s in mine:
-            params.update(p.code for p in console.station_parameters(conn, s.id))
-        values = console.latest_hour_values(conn, [s.id for s in mine], sorted(params), since_ts=since_ts)
-        names = {s.id: s.name for s in mine}
-        out.append(
-            KeyEnterprise(
-                id=e.id,
-                name=e.name,
-                name_en=e.name_en,
-                city=e.city,
-                industry=e.industry,
-                values=[
-                    EmissionValue(
-                        station_id=v.station_id,
-                        station_name=names.get(v.station_id),
-                        parameter=v.parameter,
-                        hour_ts=v.hour_ts,
-                        value=v.value,
-                        limit=None,
-                    )
-                    for v in values
-                ],
-            )
-        )
-    return out
-
-
 @router.get("/enterprises", response_model=KeyEnterpriseList)
-def enterprises(_: Public, conn: ReadConn) -> KeyEnterpriseList:
-    """Key pollutant-discharge units and the newest hourly values of their outlets (last 48 h)."""
-    data = key_enterprises(conn, since_ts=int(time.time()) - 48 * 3600)
-    return KeyEnterpriseList(data=data, count=len(data))
+def enterprises(_: Public, conn: ReadConn, request: Request) -> KeyEnterpriseList:
+    """Key pollutant-discharge units: each outlet's valid judged hourly values of the last 24 h
+    (corrected where the outlet corrects to a reference O2) against the limit the roll-up applies,
+    and the periods judged exceedances in the last 24 h and 30 days."""
+    cache: EmissionsCache = request.app.state.emissions_cache
+    return cache.get(conn, ALL, key_only=True)
 
 
 @router.get("/stations/{station_id}/series", response_model=OpenReadingPage)

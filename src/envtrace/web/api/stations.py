@@ -1,20 +1,27 @@
-"""``/api/v1/stations``: registry view with live state, parameters and chart series; editing and
-approval of stations enrolled on first use (registry editors)."""
+"""``/api/v1/stations``: registry view with live state, parameters, chart series (raw readings and
+raw statistics), validity-judged values and AQI from the roll-up; registration (the PW hashed by the
+store), editing and approval of stations enrolled on first use (registry editors)."""
 
 from __future__ import annotations
 
 import time
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
+from pydantic import BaseModel, Field, field_validator
 
-from envtrace.store import console
+from envtrace.hj212 import parse_key
+from envtrace.store import StationExists, console, register_station
 from envtrace.store.console import StationRow
+from envtrace.store.hourly import current_station_aqi, station_aqi
 from envtrace.web.air import ambient_limit
+from envtrace.web.aqi import AqiList, aqi_out
 from envtrace.web.deps import AnyUser, Ctx, ReadConn, RegistryEditor, WriteConn
-from envtrace.web.errors import BadRequest, NotFound
+from envtrace.web.errors import BadRequest, Conflict, NotFound
+from envtrace.web.judged import JudgedSeriesOut, judged_series
+from envtrace.web.limits import LimitsCache
 from envtrace.web.models import (
     ERROR_RESPONSES,
     OkOut,
@@ -27,11 +34,43 @@ from envtrace.web.models import (
     StationState,
     StationStates,
 )
-from envtrace.web.params import MAX_TS, IdPath, OptTs, ParamCode, SearchText
+from envtrace.web.params import MAX_ID, MAX_TS, NO_CONTROL, IdPath, OptTs, ParamCode, SearchText
 
 router = APIRouter(prefix="/api/v1/stations", tags=["stations"], responses=ERROR_RESPONSES)
 
 Kind = Literal["flue_gas", "water", "ambient", "noise", "surface_water", "vocs", "dust", "other"]
+Granularity = Literal["hour", "day"]
+From = Annotated[
+    int | None, Query(alias="from", ge=0, le=MAX_TS, description="Unix seconds (UTC), inclusive")
+]
+To = Annotated[int | None, Query(alias="to", ge=0, le=MAX_TS, description="Unix seconds (UTC), exclusive")]
+MAX_JUDGED_SPAN = {"hour": 400 * 86400, "day": 20 * 366 * 86400}
+
+
+class StationIn(BaseModel):
+    """A station registered by staff (approved at once). The PW is hashed by the store (salted
+    scrypt) and never stored or shown in clear; the SM4 key of an HJ 212-2025 encrypted station is
+    kept in the registry for the gateway."""
+
+    mn: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")
+    pw: str = Field(min_length=1, max_length=64, pattern=NO_CONTROL)
+    kind: Kind
+    name: str | None = Field(None, max_length=200, pattern=NO_CONTROL)
+    st: str | None = Field(None, pattern=r"^[0-9]{2}$", description="HJ 212 system code it sends")
+    edition: Literal["2005", "2017", "2025"] = "2017"
+    encrypted: bool = False
+    sm4_key: str | None = Field(None, max_length=32, description="16 ASCII characters or 32 hex digits")
+    tolerant: bool = Field(False, description="accept the known deviations of real devices from it")
+    point_id: int | None = Field(None, ge=1, le=MAX_ID)
+    utc_offset_min: int = Field(480, ge=-720, le=840)
+
+    @field_validator("sm4_key")
+    @classmethod
+    def _key(cls, v: str | None) -> str | None:
+        if v is None or v == "":
+            return None
+        parse_key(v)  # ValueError names the expected forms
+        return v
 
 
 def station_out(s: StationRow) -> StationOut:
@@ -53,6 +92,42 @@ def list_stations(
         conn, principal.scope, approved=approved, kind=kind, search=q, limit=limit, offset=offset
     )
     return StationList(data=[station_out(s) for s in rows], count=len(rows))
+
+
+def create(conn: WriteConn, body: StationIn) -> int:
+    """Register a station (shared by the API and the registry form); errors are API errors."""
+    if body.encrypted and body.sm4_key is None:
+        raise BadRequest("an encrypted (HJ 212-2025 SM4) station needs its SM4 key")
+    if body.point_id is not None and not console.point_exists(conn, body.point_id):
+        raise BadRequest(f"no monitoring point {body.point_id}")
+    try:
+        with conn.begin_nested():
+            return register_station(
+                conn,
+                mn=body.mn,
+                pw=body.pw,
+                kind=body.kind,
+                name=body.name,
+                st=body.st,
+                edition=body.edition,
+                point_id=body.point_id,
+                encrypted=body.encrypted,
+                tolerant=body.tolerant,
+                utc_offset_min=body.utc_offset_min,
+                sm4_key=body.sm4_key,
+            )
+    except StationExists:
+        raise Conflict(f"a station with MN {body.mn!r} exists") from None
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
+
+
+@router.post("", response_model=StationOut, status_code=201)
+def create_station(body: StationIn, principal: RegistryEditor, conn: WriteConn) -> StationOut:
+    """Register a station (approved): MN, PW (hashed by the store), kind, HJ 212 edition, SM4
+    encryption and key, tolerance of device deviations, monitoring point."""
+    new_id = create(conn, body)
+    return station_out(_station(conn, principal, new_id))
 
 
 @router.get("/states", response_model=StationStates)
@@ -131,6 +206,70 @@ async def series(
         return out.model_dump_json().encode()
 
     return Response(await run_in_threadpool(answer), media_type="application/json")
+
+
+@router.get("/{station_id}/judged", response_model=JudgedSeriesOut)
+async def judged(
+    station_id: IdPath,
+    principal: AnyUser,
+    ctx: Ctx,
+    request: Request,
+    parameter: ParamCode,
+    granularity: Granularity = "hour",
+    start: OptTs = None,
+    end: OptTs = None,
+) -> Response:
+    """Validity-judged hourly or daily values of one parameter in [start, end) (default: the last
+    7 days) as the roll-up computed them: verdict and reason of each period, the platform's
+    corrected value beside the station's own, the applicable limit, exceedances and disagreements."""
+    t1 = end if end is not None else min(MAX_TS, int(time.time()) + 3600)
+    t0 = start if start is not None else t1 - 7 * 86400
+    if t0 >= t1:
+        raise BadRequest(f"start {t0} must be before end {t1}")
+    if t1 - t0 > MAX_JUDGED_SPAN[granularity]:
+        days = MAX_JUDGED_SPAN[granularity] // 86400
+        raise BadRequest(f"{granularity} values are served for at most {days} days")
+
+    cache: LimitsCache = request.app.state.limits_cache
+
+    def answer() -> bytes:  # one worker-thread hop, serialised once: the chart's second request
+        with ctx.engine.connect() as conn:
+            kind = console.visible_kind(conn, principal.scope, station_id)
+            if kind is None:
+                raise NotFound(f"no station {station_id}")
+            limits = cache.get(conn, station_id)
+            out = judged_series(conn, station_id, parameter, granularity, t0, t1, kind=kind, limits=limits)
+        return out.model_dump_json().encode()
+
+    return Response(await run_in_threadpool(answer), media_type="application/json")
+
+
+def aqi_history(conn: ReadConn, station_id: int, granularity: str, t0: int | None, t1: int | None) -> AqiList:
+    if t0 is not None and t1 is not None and t0 >= t1:
+        raise BadRequest(f"from {t0} must be before to {t1}")
+    if t0 is None and t1 is None:
+        current = current_station_aqi(conn, station_id, granularity=granularity)
+        rows = [] if current is None else [current]
+    else:
+        rows = station_aqi(conn, station_id, granularity=granularity, start=t0, end=t1, limit=20_000)
+    data = [aqi_out(v) for v in rows]
+    return AqiList(data=data, count=len(data))
+
+
+@router.get("/{station_id}/aqi", response_model=AqiList)
+def aqi(
+    station_id: IdPath,
+    principal: AnyUser,
+    conn: ReadConn,
+    from_: From = None,
+    to: To = None,
+    granularity: Granularity = "hour",
+) -> AqiList:
+    """The station's AQI as the roll-up computed it (HJ 633 edition of each period, category name
+    and colour, primary pollutants, IAQI and concentrations); without ``from``/``to`` the newest."""
+    if console.visible_kind(conn, principal.scope, station_id) is None:
+        raise NotFound(f"no station {station_id}")
+    return aqi_history(conn, station_id, granularity, from_, to)
 
 
 @router.patch("/{station_id}", response_model=StationOut)

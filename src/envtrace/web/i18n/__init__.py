@@ -71,6 +71,22 @@ class Translator:
     def datetime_us(self, us: int | None) -> str:
         return self.datetime(None if us is None else us / 1_000_000)
 
+    def duration(self, seconds: int | float | None) -> str:
+        """A span of time, roughly: ``45 s``, ``12 min``, ``3 h 5 min``, ``2 d 4 h`` (天/小时/分/秒)."""
+        if seconds is None:
+            return "—"
+        s = max(0, int(seconds))
+        zh = self.lang == "zh"
+        units = (("天", "d", 86400), ("小时", "h", 3600), ("分钟", "min", 60), ("秒", "s", 1))
+        parts: list[str] = []
+        for name_zh, name_en, size in units:
+            if s >= size or (size == 1 and not parts):
+                n, s = divmod(s, size)
+                parts.append(f"{n}{name_zh}" if zh else f"{n} {name_en}")
+            if len(parts) == 2:
+                break
+        return ("" if zh else " ").join(parts)
+
     def percent(self, value: float | None) -> str:
         return "—" if value is None else f"{value * 100:.1f}%"
 

@@ -1,4 +1,5 @@
-"""Registry management (enterprises, monitoring points, stations, approval), users, login audit."""
+"""Registry management (enterprises, monitoring points, stations: register, edit, approve), users,
+login audit."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from envtrace.accounts import AccountError, create_user, set_locked, set_password
 from envtrace.store import accounts as store_accounts
 from envtrace.store import console
 from envtrace.store.console import ALL
+from envtrace.web.api.stations import StationIn, create
 from envtrace.web.deps import Admin, Auditor, Ctx, ReadConn, RegistryEditor, Staff, WriteConn
 from envtrace.web.errors import BadRequest, Conflict, NotFound
 from envtrace.web.params import NO_CONTROL, Cursor, IdPath
@@ -105,6 +108,43 @@ def add_point(
     except IntegrityError:
         raise Conflict(f"a monitoring point with code {code!r} exists") from None
     return RedirectResponse("/console/registry", status_code=303)
+
+
+@router.post("/console/registry/stations")
+def add_station(
+    _: RegistryEditor,
+    conn: WriteConn,
+    mn: Annotated[str, Form(min_length=1, max_length=32)],
+    pw: Annotated[str, Form(min_length=1, max_length=64)],
+    kind: Annotated[str, Form(max_length=16)],
+    edition: Annotated[str, Form(max_length=4)] = "2017",
+    name: OptText = None,
+    st: Annotated[str | None, Form(max_length=2)] = None,
+    point_id: Annotated[str | None, Form(max_length=20)] = None,
+    encrypted: Annotated[bool, Form()] = False,
+    sm4_key: Annotated[str | None, Form(max_length=32)] = None,
+    tolerant: Annotated[bool, Form()] = False,
+) -> Response:
+    """Register a station from the console (the PW is hashed by the store, never kept in clear)."""
+    try:
+        body = StationIn(
+            mn=mn.strip(),
+            pw=pw,
+            kind=kind,
+            name=_blank(name),
+            st=_blank(st),
+            edition=edition,
+            encrypted=encrypted,
+            sm4_key=_blank(sm4_key),
+            tolerant=tolerant,
+            point_id=int(point_id) if point_id and point_id.isdigit() else None,
+        )
+    except ValidationError as exc:
+        raise BadRequest(
+            "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:3])
+        ) from None
+    new_id = create(conn, body)
+    return RedirectResponse(f"/console/stations/{new_id}", status_code=303)
 
 
 @router.post("/console/registry/stations/{station_id}")

@@ -1,4 +1,6 @@
-"""The staff console: overview (live), stations, a station's charts, raw frames, quarantine, export."""
+"""The staff console: overview (live), stations, a station's charts (raw readings at fine zoom,
+validity-judged values at coarse zoom, limits, exceedances, disagreements), key enterprises against
+their limits, raw frames (decoded again, proof, evidence bundle), quarantine, export."""
 
 from __future__ import annotations
 
@@ -9,14 +11,20 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from envtrace.store import console
-from envtrace.web.api.alarms import inbox
+from envtrace.store.hourly import current_station_aqi, disagreements, exceedances
 from envtrace.web.api.frames import detail
 from envtrace.web.api.overview import build_overview
+from envtrace.web.aqi import aqi_out
 from envtrace.web.deps import AnyUser, Ctx, QuarantineReader, ReadConn
+from envtrace.web.emissions import EmissionsCache
 from envtrace.web.errors import NotFound
 from envtrace.web.evidence import hex_dump
+from envtrace.web.judged import disagreement_out
+from envtrace.web.limits import resolve_many
 from envtrace.web.params import MAX_ID, Cursor, IdPath, SearchText
 from envtrace.web.templating import render
+
+FACTS_DAYS = 30
 
 router = APIRouter(include_in_schema=False)
 
@@ -25,9 +33,6 @@ router = APIRouter(include_in_schema=False)
 def overview_page(request: Request, principal: AnyUser, conn: ReadConn, ctx: Ctx) -> HTMLResponse:
     data = build_overview(conn, principal, 24, request.app.state.overview_cache)
     rows = console.stations(conn, principal.scope, limit=2000)
-    open_alarms = None
-    if ctx.has_alarms:
-        open_alarms = len(inbox(conn, principal, open_only=True, mine=False, before_id=None, limit=1000))
     return render(
         request,
         principal,
@@ -35,7 +40,7 @@ def overview_page(request: Request, principal: AnyUser, conn: ReadConn, ctx: Ctx
         o=data,
         stations=rows,
         poll=ctx.options.live_poll_s,
-        open_alarms=open_alarms,
+        now=int(time.time()),
     )
 
 
@@ -73,6 +78,13 @@ def station_page(
     params = console.station_parameters(conn, station_id)
     chosen = parameter or (params[0].code if params else None)
     recent = console.frames(conn, principal.scope, station_id=station_id, limit=10)
+    now = int(time.time())
+    since = now - FACTS_DAYS * 86400
+    facts = exceedances(conn, station_id=station_id, start=since, current_only=True)
+    newest = {(e.parameter, e.granularity, e.period_ts): e for e in facts}
+    found = disagreements(conn, station_id=station_id, start=since, current_only=True)
+    dis = {(d.parameter, d.granularity, d.period_ts, d.field): d for d in found}
+    aqi = current_station_aqi(conn, station_id) if s.kind == "ambient" else None
     return render(
         request,
         principal,
@@ -81,8 +93,28 @@ def station_page(
         params=params,
         chosen=chosen,
         frames=recent,
-        now=int(time.time()),
+        now=now,
+        limits=resolve_many(conn, station_id, [p.code for p in params], now, kind=s.kind),
+        exceedances=sorted(newest.values(), key=lambda e: -e.period_ts)[:200],
+        disagreements=[
+            (d.parameter, d.granularity, disagreement_out(d))
+            for d in sorted(dis.values(), key=lambda d: -d.period_ts)[:200]
+        ],
+        facts_days=FACTS_DAYS,
+        aqi=None if aqi is None else aqi_out(aqi),
     )
+
+
+@router.get("/console/enterprises", response_class=HTMLResponse)
+def enterprises_page(
+    request: Request, principal: AnyUser, conn: ReadConn, show: Literal["key", "all"] = "key"
+) -> HTMLResponse:
+    """Enterprises (key units, or all) with each outlet's valid hourly values against its limit.
+    An enterprise user sees its own enterprise, key unit or not."""
+    cache: EmissionsCache = request.app.state.emissions_cache
+    key_only = show == "key" and principal.scope.enterprise_id is None
+    data = cache.get(conn, principal.scope, key_only=key_only)
+    return render(request, principal, "public/enterprises.html", e=data, console_view=True, show=show)
 
 
 @router.get("/console/frames", response_class=HTMLResponse)
