@@ -61,6 +61,44 @@ class Settings(BaseSettings):
     history_timeout_s: float = Field(
         120.0, description="Forget a history request the station has not finished after this long."
     )
+    # --- HJ 212-2025: SM4 keys, station commands, identity (docs/hj212-2025.md)
+    key_overlap_s: float = Field(
+        86_400.0,
+        description="After a station takes a new SM4 key, its previous key is still tried this many "
+        "seconds (frames in flight or resent under the old key). HJ 212-2025 sets no figure.",
+    )
+    key_rotation_days: float = Field(
+        90.0, description="A station's SM4 key older than this is replaced (HJ 212-2025 §6.4.3: 90 days)."
+    )
+    key_auto_rotate: bool = Field(
+        True,
+        description="The gateway delivers a new key (CN 1014) to a connected station whose key is due, "
+        "if the station did not ask first.",
+    )
+    key_delivery_form: Literal["raw", "text"] = Field(
+        "raw",
+        description="SM4 wire form of a key delivery to a station not yet seen sending cipher (after "
+        "that: the station's own form). The standard prints the {0x..} text form but its length field "
+        "fits raw bytes; unconfirmed.",
+    )
+    encrypted_plaintext: Literal["accept", "quarantine"] = Field(
+        "accept",
+        description="A station registered as encrypted sends a data CP in clear: accept it (recorded as "
+        "the deviation crypto:not-encrypted) or quarantine it (crypto).",
+    )
+    command_poll_s: float = Field(2.0, description="Seconds between looks for queued station commands.")
+    command_timeout_s: float = Field(
+        300.0, description="A command sent to a station and not answered (9012) this long expires."
+    )
+    identity_refresh_s: float = Field(
+        3_600.0,
+        description="The same CN 1001 logger identity updates its last-seen time at most this often.",
+    )
+    rollup_standard_check_basis: Literal["station", "platform", "either"] = Field(
+        "either",
+        description="A CN 2062 standard-sample check fails on the station's ResultType=0, on the "
+        "platform's HJ 75 drift judgement (needs the analyser span), or on either.",
+    )
     # --- background worker, live detection and alarms (envtrace.alarms.live, docs/live-detection.md)
     worker: bool = Field(
         True, description="envtrace serve also runs the background worker (envtrace worker) as a child."

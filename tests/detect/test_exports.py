@@ -30,6 +30,7 @@ DETECTORS = [
     (copying, "copied_series"),
     (clipping, "ceiling_clip"),
     (bunching, "limit_bunching"),
+    (bunching, "predicted_bunching"),
     (deletion, "selective_deletion"),
     (diluent, "diluent_inconsistency"),
     (correction, "forged_correction"),

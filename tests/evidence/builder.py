@@ -137,7 +137,8 @@ def build(url: str, state_dir: Path, work: Path) -> Built:
         "--registry-out",
         str(registry),
     )
-    done = envtrace("stations", "import", url, str(registry))
+    # SM4 keys are sealed under the state folder's master key: import with the folder serve uses
+    done = envtrace("stations", "import", url, str(registry), env={"ENVTRACE_STATE_DIR": str(state_dir)})
     if done.returncode != 0:
         raise RuntimeError(f"stations import failed: {done.stdout} {done.stderr}")
     options = EvidenceOptions.for_database(url, state_dir)

@@ -716,6 +716,23 @@ def station_approval(s: Scene) -> Applied:
 
 
 @tamper
+def station_registry(s: Scene) -> Applied:
+    rows = s.all("SELECT payload FROM ledger_leaf WHERE kind = 'station_registry'")
+    if not rows:
+        return station_approval(s)
+    sid = int(json.loads(_raw(s.rng.choice(rows).payload))["station_id"])
+    column, value = s.rng.choice(
+        [("enabled", False), ("encrypted", False), ("tolerant", True), ("pw_hash", "scrypt$1$1$1$00$00")]
+    )
+    changed = s.conn.execute(
+        text(f"UPDATE station SET {column} = :v WHERE id = :i AND {column} <> :v"), {"v": value, "i": sid}
+    )
+    if not changed.rowcount:  # the station already had that value: change something else
+        return station_approval(s)
+    return Applied(f"station {sid} {column} changed in place", {"station-registry"})
+
+
+@tamper
 def alarm_event_edit(s: Scene) -> Applied:
     row = s.one("SELECT id FROM alarm_event")
     _drop_alarm_guards(s)

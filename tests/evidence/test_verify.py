@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from envtrace.evidence import verify_url
 from envtrace.evidence.corrections import append_correction, correction_payload, record_ref
-from envtrace.evidence.derive import decode_raw, derive, offset_minutes, station_key
+from envtrace.evidence.derive import KeyHistory, decode_raw, derive, offset_minutes
 from envtrace.evidence.keys import KeyRing
 from envtrace.evidence.published import read_notes, split_notes
 from envtrace.evidence.queries import (
@@ -100,16 +100,20 @@ def test_derivation_agrees_with_the_gateway(built_sqlite: Built) -> None:
     compared = 0
     try:
         with engine.connect() as conn:
-            stations = {r.id: r for r in conn.execute(text("SELECT id, sm4_key, encrypted FROM station"))}
+            stations = {r.id: r for r in conn.execute(text("SELECT id, encrypted FROM station"))}
+            keys = KeyHistory.load(conn, built_sqlite.state_dir)
             frames = conn.execute(
                 text(
-                    "SELECT id, raw, station_id, data_ts FROM raw_frame WHERE status = 'accepted' "
-                    "AND (pnum IS NULL OR pnum <= 1)"
+                    "SELECT id, raw, station_id, data_ts, received_us FROM raw_frame "
+                    "WHERE status = 'accepted' AND (pnum IS NULL OR pnum <= 1)"
                 )
             ).all()
-        for fid, raw, sid, data_ts in frames:
-            station = stations[sid]
-            decoded = decode_raw(bytes(raw), station_key(station.sm4_key) if station.encrypted else None)
+        assert keys is not None
+        assert len(keys) > 0  # the build has encrypted stations: their keys open with the state folder
+        for fid, raw, sid, data_ts, received_us in frames:
+            candidates = keys.candidates(sid, received_us) if stations[sid].encrypted else [None]
+            assert candidates, f"station {sid} is encrypted but has no key"
+            decoded = decode_raw(bytes(raw), candidates[0])
             mine = derive(decoded, data_ts)
             assert mine.records is not None
             offset = offset_minutes(decoded, data_ts)

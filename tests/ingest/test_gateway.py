@@ -195,7 +195,7 @@ def test_duplicates_are_idempotent_and_every_copy_kept(make_gateway: Make) -> No
         ("a21002", 40.1),
         ("a21026", 12.5),
     ]
-    assert live.query("SELECT count(*) FROM ledger_leaf")[0][0] == 3
+    assert live.query("SELECT count(*) FROM ledger_leaf WHERE kind = 'raw_frame'")[0][0] == 3
 
 
 def test_sub_packets_reassembled(make_gateway: Make) -> None:
@@ -300,3 +300,19 @@ def test_history_requested_for_a_gap_and_matched_by_qn(make_gateway: Make) -> No
     assert live.gateway.history.pending == {}
     rows = live.query("SELECT status, cn FROM raw_frame ORDER BY id")
     assert rows[-3:] == [("command", "9011"), ("accepted", "2051"), ("command", "9012")]
+
+
+def test_a_header_value_too_long_for_its_column_is_quarantined(make_gateway: Make) -> None:
+    live = make_gateway()
+    c = live.client()
+    c.send(upload("2" * 30) + upload(_qn(2)))
+    (answer,) = c.answers(1)  # the long-QN frame is not answered; the next one is
+    assert f"QN={_qn(2)};" in answer
+    live.wait_idle()
+    assert live.query("SELECT status, qn FROM raw_frame ORDER BY id") == [
+        ("quarantined", None),
+        ("accepted", _qn(2)),
+    ]
+    ((kind, reason),) = live.query("SELECT kind, reason FROM quarantine")
+    assert kind == "syntax"
+    assert reason.startswith("QN longer than 24 characters")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import Engine
 
@@ -74,10 +76,40 @@ def test_register_update_approve(engine: Engine) -> None:
     with engine.connect() as conn:
         assert list_stations(conn, pending=True) == []
         head = read_head(conn)
-        assert head.size == 1
-        record = leaf(conn, 0).record()
-        assert record["kind"] == "station_approval"
+        # registered MN0001, registered MN0002 (pending), MN0001's password and tolerance, approval
+        kinds = [leaf(conn, i).record()["kind"] for i in range(head.size)]
+        assert kinds == ["station_registry", "station_registry", "station_registry", "station_approval"]
+        record = leaf(conn, 3).record()
         assert record["mn"] == "MN0002"
+        update = leaf(conn, 2).record()
+        assert update["event"] == "updated"
+        assert update["tolerant"] is True
+        assert update["mn"] == "MN0001"
+        assert update["pw_fingerprint"] != leaf(conn, 0).record()["pw_fingerprint"]
+        assert "pw_hash" not in update
+        assert "111111" not in json.dumps(update)
+
+
+def test_registry_changes_are_sealed_only_when_something_changes(engine: Engine) -> None:
+    with write_transaction(engine) as conn:
+        register_station(conn, mn="MN0009", pw="123456", kind="water", by="alice")
+        register_station(conn, mn="MN0010", pw="123456", enrolled_us=1, approved=False, seal=False)
+        update_station(conn, "MN0009", pw="123456", kind="water", by="bob")  # the same values: no record
+    with engine.connect() as conn:
+        assert read_head(conn).size == 1
+        first = leaf(conn, 0).record()
+        assert (first["event"], first["by"], first["station_kind"], first["enabled"]) == (
+            "registered",
+            "alice",
+            "water",
+            True,
+        )
+    with write_transaction(engine) as conn:
+        update_station(conn, "MN0009", enabled=False, by="bob")
+    with engine.connect() as conn:
+        second = leaf(conn, 1).record()
+        assert (second["event"], second["by"], second["enabled"]) == ("updated", "bob", False)
+        assert second["pw_fingerprint"] == first["pw_fingerprint"]
 
 
 def test_parameters_seeded_once(engine: Engine) -> None:

@@ -4,13 +4,14 @@ enterprise scoping, charts, frames and proofs, registry, export, open data."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 from tests.web.conftest import Site
-from tests.web.seed import HOURS, PASSWORD
+from tests.web.seed import HOURS, PASSWORD, STATION_PW
 
 from envtrace.store.ledger_tables import ledger_leaf
 from envtrace.store.registry import station
@@ -299,3 +300,27 @@ def test_alarm_inbox_and_acknowledge(site: Site) -> None:
     enterprise, _ = site.login("enterprise")
     assert [a["id"] for a in enterprise.get("/api/v1/alarms").json()["data"]] == [p.exceedance_alarm_id]
     assert enterprise.get(f"/api/v1/alarms/{p.alarm_id}").status_code == 404
+
+
+def test_frame_views_mask_the_station_password_and_raw_bytes_need_an_evidence_role(site: Site) -> None:
+    from envtrace.web.evidence import mask_password
+
+    p = site.province
+    client, _ = site.login("monitoring_staff")
+    exact = client.get(f"/api/v1/frames/{p.frame_id}/raw").content
+    assert f"PW={STATION_PW};".encode() in exact
+    d = client.get(f"/api/v1/frames/{p.frame_id}").json()
+    assert f"PW={STATION_PW}" not in d["raw_text"]
+    assert "PW=" + "*" * len(STATION_PW) + ";" in d["raw_text"]
+    assert bytes.fromhex(d["raw_hex"]) == mask_password(exact)
+    assert d["raw_sha256"] == hashlib.sha256(exact).hexdigest()
+    assert d["decoded"]["header"]["PW"] == "******"
+    page = site.login("lab_analyst")[0].get(f"/console/frames/{p.frame_id}").text
+    assert f"PW={STATION_PW};" not in page
+    assert site.login("lab_analyst")[0].get(f"/api/v1/frames/{p.frame_id}/raw").status_code == 403
+    # the mask keeps the length and touches only the header's PW, not a CP value named like it
+    frame = b"##0060QN=1;ST=22;CN=2011;PW=123456;MN=M1;Flag=5;CP=&&xPW=9;a=1&&ABCD\r\n"
+    masked = mask_password(frame)
+    assert len(masked) == len(frame)
+    assert b"PW=******;" in masked
+    assert b"xPW=9" in masked

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from tests.web.conftest import Site
 from tests.web.seed import (
     AMBIENT,
@@ -559,8 +559,26 @@ def test_register_a_station_with_a_hashed_password(site: Site) -> None:
     enc = {**body, "mn": "ENC0000000000001", "edition": "2025", "encrypted": True}
     assert client.post("/api/v1/stations", json=enc, headers=h).status_code == 400
     assert client.post("/api/v1/stations", json={**enc, "sm4_key": "short"}, headers=h).status_code == 422
-    r = client.post("/api/v1/stations", json={**enc, "sm4_key": "30" * 16}, headers=h)
+    weak = client.post("/api/v1/stations", json={**enc, "sm4_key": "30" * 16}, headers=h)  # A.2's test key
+    assert weak.status_code == 400
+    assert "30303030" not in weak.text  # the refusal names the rule, never the key
+    strong = "Qm7#vT2pX9kLw4Zr"
+    r = client.post("/api/v1/stations", json={**enc, "sm4_key": strong}, headers=h)
     assert r.status_code == 201
+    with site.engine.connect() as conn:
+        sealed = conn.execute(
+            text(
+                "SELECT k.sealed, k.state FROM station_key k JOIN station s ON s.id = k.station_id "
+                "WHERE s.mn = :m"
+            ),
+            {"m": "ENC0000000000001"},
+        ).one()
+        registry_key = conn.execute(
+            select(station.c.sm4_key).where(station.c.mn == "ENC0000000000001")
+        ).scalar()
+    assert sealed.state == "current"
+    assert strong.encode() not in bytes(sealed.sealed)  # sealed at rest under the master key
+    assert registry_key is None  # the registry row never holds the key
     assert (
         client.post("/api/v1/stations", json={**body, "mn": "X1", "point_id": 999999}, headers=h).status_code
         == 400

@@ -110,18 +110,26 @@ def credit_code(name: str) -> str:
     return f"91320{digest}X"[:18].ljust(18, "0")
 
 
-def register_province(engine: Engine, stations: list[StationConfig]) -> int:
+def register_province(engine: Engine, stations: list[StationConfig], state_dir: Path | None = None) -> int:
     """Register the stations with their enterprise, point, parameters and permit limits (skipping
-    MNs already known); returns how many were added."""
+    MNs already known), the SM4 keys of the encrypted 2025 stations into the key store (sealed under
+    the master key of ``state_dir``, by default the database's, as ``envtrace keys register`` does);
+    returns how many were added."""
     from sqlalchemy import insert
 
     from envtrace.store import get_station, register_station, upsert_enterprise, upsert_point
     from envtrace.store.engine import write_transaction
     from envtrace.store.hourly import add_limit_rule
     from envtrace.store.registry import station_parameter
+    from envtrace.store.station_keys import KeyVault, register_key
 
     added = 0
     now = int(time.time())
+    vault = None
+    if any(st.encrypted for st in stations):
+        from envtrace.ingest.keys import default_state_dir
+
+        vault = KeyVault.open(state_dir or default_state_dir(engine), create=True)
     with write_transaction(engine) as conn:
         for st in stations:
             if get_station(conn, st.mn) is not None:
@@ -153,8 +161,13 @@ def register_province(engine: Engine, stations: list[StationConfig]) -> int:
                 point_id=point_id,
                 encrypted=st.encrypted,
                 utc_offset_min=st.utc_offset_min,
-                sm4_key=st.key or None,
+                by="envtrace demo",
             )
+            if st.encrypted and st.key and vault is not None:
+                register_key(
+                    conn, vault, mn=st.mn, key_text=st.key, actor="envtrace demo",
+                    now_us=time.time_ns() // 1000, overlap_s=86_400.0, context=(st.mn, st.pw),
+                )  # fmt: skip
             limits: dict[str, float] = getattr(st.spec, "limits", {})
             spans: dict[str, float] = getattr(st.spec, "spans", {})
             rows = [

@@ -15,6 +15,7 @@ import typer
 COMMAND_MODULES: tuple[str, ...] = (
     "serve",
     "stations",
+    "keys",
     "users",
     "db",
     "demo",

@@ -47,6 +47,7 @@ def raise_fd_limit() -> int:
 
 
 def gateway_config(settings: Settings) -> GatewayConfig:
+    from envtrace.config import state_dir_for
     from envtrace.ingest import GatewayConfig
 
     return GatewayConfig(
@@ -60,6 +61,15 @@ def gateway_config(settings: Settings) -> GatewayConfig:
         queue_low=settings.queue_low,
         history_requests=settings.history_requests,
         history_timeout_s=settings.history_timeout_s,
+        state_dir=str(state_dir_for(settings.db_url, settings.state_dir)),
+        key_overlap_s=settings.key_overlap_s,
+        key_rotation_days=settings.key_rotation_days,
+        key_auto_rotate=settings.key_auto_rotate,
+        key_delivery_form=settings.key_delivery_form,
+        encrypted_plaintext=settings.encrypted_plaintext,
+        command_poll_s=settings.command_poll_s,
+        command_timeout_s=settings.command_timeout_s,
+        identity_refresh_s=settings.identity_refresh_s,
     )
 
 

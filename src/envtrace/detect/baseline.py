@@ -22,6 +22,7 @@ from envtrace.detect.interference import InterferenceBaseline
 from envtrace.detect.level import LevelBaseline
 from envtrace.detect.loadcurve import LoadCurve
 from envtrace.detect.neighbours import NeighbourModel
+from envtrace.detect.regression import RegressionModel
 
 
 @dataclass
@@ -36,6 +37,8 @@ class StationBaseline:
     floor: dict[str, float] = field(default_factory=dict)
     frozen: dict[str, FrozenBaseline] = field(default_factory=dict)
     neighbours: dict[str, NeighbourModel] = field(default_factory=dict)
+    regressions: dict[str, RegressionModel] = field(default_factory=dict)
+    particles: dict[str, RegressionModel] = field(default_factory=dict)
     interference: InterferenceBaseline | None = None
     copy_models: dict[str, dict[str, MatchModel]] = field(default_factory=dict)
     bunching: dict[str, BunchingBaseline] = field(default_factory=dict)
@@ -57,6 +60,8 @@ class StationBaseline:
             "floor": dict(self.floor),
             "frozen": {k: v.to_dict() for k, v in self.frozen.items()},
             "neighbours": {k: v.to_dict() for k, v in self.neighbours.items()},
+            "regressions": {k: v.to_dict() for k, v in self.regressions.items()},
+            "particles": {k: v.to_dict() for k, v in self.particles.items()},
             "interference": self.interference.to_dict() if self.interference else None,
             "copy_models": {k: {j: m.to_list() for j, m in v.items()} for k, v in self.copy_models.items()},
             "bunching": {k: v.to_dict() for k, v in self.bunching.items()},
@@ -88,7 +93,12 @@ class StationBaseline:
             hour_resolution={str(k): float(v) for k, v in hres.items()} if isinstance(hres, dict) else {},
             frozen={k: FrozenBaseline.from_dict(v) for k, v in sub("frozen").items()},
             neighbours={k: NeighbourModel.from_dict(v) for k, v in sub("neighbours").items()},
-            interference=InterferenceBaseline.from_dict(inter) if isinstance(inter, dict) else None,
+            regressions={k: RegressionModel.from_dict(v) for k, v in sub("regressions").items()},
+            particles={k: RegressionModel.from_dict(v) for k, v in sub("particles").items()},
+            # a baseline stored before the noise model existed is refitted, not misread
+            interference=InterferenceBaseline.from_dict(inter)
+            if isinstance(inter, dict) and "noise" in inter
+            else None,
             bunching={k: BunchingBaseline.from_dict(v) for k, v in sub("bunching").items()},
             load_curves={k: LoadCurve.from_dict(v) for k, v in sub("load_curves").items()},
             clip={k: ClipBaseline.from_dict(v) for k, v in sub("clip").items()},
@@ -107,5 +117,6 @@ class StationBaseline:
     def neighbour_ids(self) -> tuple[str, ...]:
         """Every station this baseline needs data from (besides the station itself)."""
         ids = {s for m in self.neighbours.values() for s in m.neighbours}
+        ids |= {s for m in (*self.regressions.values(), *self.particles.values()) for s in m.neighbours}
         ids |= {s for models in self.copy_models.values() for s in models}
         return tuple(sorted(ids))

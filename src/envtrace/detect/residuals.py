@@ -24,9 +24,10 @@ from envtrace.detect.deletion import (
     interpolate_short_gaps,
 )
 from envtrace.detect.frozen import still_shared
-from envtrace.detect.interference import SMOOTH_HOURS, particle_gas_contrast
+from envtrace.detect.interference import SMOOTH_HOURS, ParticleResiduals, particle_residuals
 from envtrace.detect.neighbours import expected_log, nan_median_rows, residual, to_log
-from envtrace.detect.robust import FloatArray, IntArray, daily_index, daily_means, resolution
+from envtrace.detect.regression import RegressionModel, network_spread, predict_log
+from envtrace.detect.robust import FloatArray, IntArray, daily_index, daily_means, resolution, rolling_mean
 from envtrace.detect.series import (
     CO,
     CORRECTED_SUFFIX,
@@ -200,15 +201,116 @@ def daily_values(series: StationSeries, code: str) -> tuple[IntArray, FloatArray
     return days, means
 
 
-def particle_contrast(
-    series: StationSeries, resid: Mapping[str, FloatArray]
-) -> tuple[FloatArray, FloatArray]:
-    nan = np.full(series.n, np.nan)
-    r25 = resid.get(PM25, nan)
-    r10 = resid.get(PM10, nan)
-    gases = [resid[c] for c in GAS_CODES if c in resid]
+def gas_covariates(resid: Mapping[str, FloatArray]) -> dict[str, FloatArray]:
+    """The station's gas residuals against their neighbours (CO, NO2, SO2): the covariates of
+    the particle regressions (co-emitted with combustion particles)."""
+    return {c: resid[c] for c in GAS_CODES if c in resid}
+
+
+def regression_candidates(
+    series: StationSeries, rm: RegressionModel, neighbours: Mapping[str, StationSeries]
+) -> dict[str, FloatArray]:
+    return {s: v for s, v in neighbour_values(series, rm.code, neighbours).items() if s in rm.neighbours}
+
+
+def regression_prediction(
+    series: StationSeries,
+    rm: RegressionModel,
+    neighbours: Mapping[str, StationSeries],
+    covariates: Mapping[str, FloatArray] | None = None,
+) -> FloatArray:
+    """Predicted ``log(x + shift)`` of ``rm.code`` at ``series`` (NaN where no neighbour reports)."""
+    cand = regression_candidates(series, rm, neighbours)
+    if not cand:
+        return np.full(series.n, np.nan)
+    return predict_log(rm, cand, series.times, utc_offset_s=series.utc_offset_s, covariates=covariates)
+
+
+def regression_residuals(
+    series: StationSeries, models: Mapping[str, RegressionModel], neighbours: Mapping[str, StationSeries]
+) -> dict[str, FloatArray]:
+    """Log residuals of every parameter with a regression model (no covariates)."""
+    out: dict[str, FloatArray] = {}
+    for code, rm in models.items():
+        if code not in series.values:
+            continue
+        pred = regression_prediction(series, rm, neighbours)
+        if np.isfinite(pred).any():
+            out[code] = to_log(series.valid(code), rm.shift) - pred
+    return out
+
+
+def predicted_daily(
+    series: StationSeries,
+    bl: StationBaseline,
+    code: str,
+    neighbours: Mapping[str, StationSeries],
+    resid: Mapping[str, FloatArray],
+) -> FloatArray | None:
+    """Daily means of ``code`` as the particle regression predicts them, over the hours the
+    station reported (so that the prediction and the reported mean cover the same hours); None
+    without a particle regression for ``code``."""
+    rm = bl.particles.get(code)
+    if rm is None:
+        return None
+    pred = regression_prediction(series, rm, neighbours, gas_covariates(resid))
+    if not np.isfinite(pred).any():
+        return None
+    conc = np.maximum(np.exp(pred) - rm.shift, 0.0)
+    conc = np.where(np.isfinite(series.valid(code)), conc, np.nan)
+    if series.per_day <= 1:
+        return conc
+    _, means, _ = daily_means(
+        conc, series.times, series.utc_offset_s, min_count=max(1, series.per_day * 20 // 24)
+    )
+    return means
+
+
+def particle_inputs(
+    series: StationSeries,
+    bl: StationBaseline,
+    neighbours: Mapping[str, StationSeries],
+    resid: Mapping[str, FloatArray],
+) -> ParticleResiduals | None:
+    """The sampler-interference inputs: the particle regressions' residuals (with the station's
+    gas residuals as covariates), the predicted PM2.5 level, the network spread and the hours a
+    common factor can be judged; None without both particle models."""
+    if PM25 not in bl.particles or PM10 not in bl.particles:
+        return None
+    cov = gas_covariates(resid)
+    res: dict[str, FloatArray] = {}
+    pred: dict[str, FloatArray] = {}
+    spreads: list[FloatArray] = []
+    for code in (PM25, PM10):
+        rm = bl.particles[code]
+        cand = regression_candidates(series, rm, neighbours)
+        if not cand:
+            return None
+        pred[code] = predict_log(rm, cand, series.times, utc_offset_s=series.utc_offset_s, covariates=cov)
+        res[code] = to_log(series.valid(code), rm.shift) - pred[code]
+        sp = network_spread(rm, cand)
+        if sp is not None:
+            spreads.append(sp)
     smooth = max(1, int(SMOOTH_HOURS * 3600 / series.step))
-    return particle_gas_contrast(r25, r10, gases, smooth)
+    if spreads:
+        m = np.vstack(spreads)
+        cnt = np.isfinite(m).sum(axis=0)
+        mean = np.where(
+            cnt > 0, np.nansum(np.where(np.isfinite(m), m, 0.0), axis=0) / np.maximum(cnt, 1), np.nan
+        )
+        spread = rolling_mean(mean, smooth, min_count=max(1, smooth // 2), center=True)
+    else:
+        spread = np.full(series.n, np.nan)
+    return particle_residuals(
+        res[PM25],
+        res[PM10],
+        list(cov.values()),
+        pred[PM25],
+        spread,
+        pm25_raw=series.valid(PM25),
+        pm10_raw=series.valid(PM10),
+        resolution=max(bl.hour_resolution.get(PM25, 0.0), bl.hour_resolution.get(PM10, 0.0)),
+    )
 
 
 def partner_log(

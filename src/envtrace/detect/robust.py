@@ -157,11 +157,18 @@ class ExcursionTail:
 
 
 def fit_excursion_tail(
-    masses: Sequence[float], years: float, *, prior_beta: float = 1.0, min_beta: float = 1e-6
+    masses: Sequence[float],
+    years: float,
+    *,
+    prior_beta: float = 1.0,
+    min_beta: float = 1e-6,
+    threshold_quantile: float = 0.5,
 ) -> ExcursionTail:
     """Fit the exponential tail of excursion masses observed over ``years`` station-years.
 
-    The threshold is the median mass; the scale comes from the 80th percentile of the excesses
+    The threshold is the median mass (or its ``threshold_quantile``: a higher threshold fits the
+    exponential to the upper tail only, which errs towards fewer alarms when the masses' tail is
+    heavier than exponential); the scale comes from the 80th percentile of the excesses
     over it once their largest tenth is set aside (an exponential's quantile ``p`` is
     ``-beta ln(1 - p)``). With fewer than eight
     excursions above the median the history says little about the tail beyond the fact that
@@ -177,7 +184,9 @@ def fit_excursion_tail(
     m = np.sort(np.asarray([x for x in masses if math.isfinite(x)], dtype=np.float64))
     if m.size == 0:
         return ExcursionTail(0.0, max(min_beta, prior_beta), 1.0 / years)
-    thr = float(np.median(m))
+    if not 0.0 < threshold_quantile < 1.0:
+        raise InvalidParameter("threshold_quantile", threshold_quantile, "a probability in (0, 1)")
+    thr = float(np.quantile(m, threshold_quantile))
     exc = m[m > thr] - thr
     if exc.size < 8:
         # rare excursions: model every excursion's mass from the base level with the prior scale
@@ -399,3 +408,121 @@ def resolution(values: FloatArray) -> float:
     if d.size == 0:
         return 0.0
     return float(np.quantile(d, 0.02)) if d.size > 50 else float(np.min(d))
+
+
+@dataclass(frozen=True, slots=True)
+class ScaleTable:
+    """Robust scale of a statistic by quantile bins of two covariates (heteroscedastic noise).
+
+    ``edges_a`` and ``edges_b`` are the inner bin edges (quantiles of each covariate on the
+    history); ``table`` is row-major ``len(edges_a) + 1`` by ``len(edges_b) + 1`` MADs. Points
+    whose covariates are unknown get the largest scale (the least informative assumption).
+    """
+
+    edges_a: tuple[float, ...]
+    edges_b: tuple[float, ...]
+    table: tuple[float, ...]
+
+    def value(self, a: FloatArray, b: FloatArray) -> FloatArray:
+        na, nb = len(self.edges_a) + 1, len(self.edges_b) + 1
+        t = np.asarray(self.table, dtype=np.float64).reshape(na, nb)
+        ia = np.digitize(np.nan_to_num(a, nan=0.0), np.asarray(self.edges_a))
+        ib = np.digitize(np.nan_to_num(b, nan=0.0), np.asarray(self.edges_b))
+        out = t[ia, ib]
+        return np.asarray(np.where(np.isfinite(a) & np.isfinite(b), out, float(t.max())), dtype=np.float64)
+
+    def to_list(self) -> list[list[float]]:
+        return [list(self.edges_a), list(self.edges_b), list(self.table)]
+
+    @classmethod
+    def from_list(cls, v: Sequence[Sequence[float]]) -> ScaleTable:
+        return cls(
+            tuple(float(x) for x in v[0]), tuple(float(x) for x in v[1]), tuple(float(x) for x in v[2])
+        )
+
+
+def fit_scale_table(
+    x: FloatArray, a: FloatArray, b: FloatArray, *, bins: int = 5, min_points: int = 50, floor: float = 1e-3
+) -> ScaleTable:
+    """MAD of ``x`` (about its overall median) in ``bins`` x ``bins`` quantile cells of ``a`` and
+    ``b``; a thin cell takes the largest scale of the table."""
+    ok = np.isfinite(x) & np.isfinite(a) & np.isfinite(b)
+    if np.count_nonzero(ok) < min_points:
+        _, s = location_scale(x, floor=floor)
+        s = s if math.isfinite(s) else 1.0
+        return ScaleTable((), (), (s,))
+    probs = np.linspace(0.0, 1.0, bins + 1)[1:-1]
+    ea = tuple(float(v) for v in np.unique(np.quantile(a[ok], probs)))
+    eb = tuple(float(v) for v in np.unique(np.quantile(b[ok], probs)))
+    ia = np.digitize(a[ok], np.asarray(ea))
+    ib = np.digitize(b[ok], np.asarray(eb))
+    xs = x[ok] - float(np.median(x[ok]))
+    na, nb = len(ea) + 1, len(eb) + 1
+    t = np.full((na, nb), np.nan)
+    for i in range(na):
+        for j in range(nb):
+            sel = (ia == i) & (ib == j)
+            if np.count_nonzero(sel) >= min_points:
+                t[i, j] = max(float(np.median(np.abs(xs[sel]))) * MAD_TO_SIGMA, floor)
+    if not np.isfinite(t).any():
+        _, s = location_scale(x, floor=floor)
+        return ScaleTable((), (), (s,))
+    t = np.where(np.isfinite(t), t, float(np.nanmax(t)))
+    return ScaleTable(ea, eb, tuple(float(v) for v in t.ravel()))
+
+
+def rolling_mean_scale(z: FloatArray, length: int) -> tuple[float, float]:
+    """Median and robust scale (normal-consistent MAD) of the means of ``z`` over ``length``
+    consecutive points (half-overlapping windows): the standard error of a stretch mean learned on
+    the series' own history, whatever the dependence of ``z``."""
+    m = rolling_mean(z, length, min_count=max(1, length // 2))[:: max(1, length // 2)]
+    m = m[np.isfinite(m)]
+    if m.size < 20:
+        return 0.0, math.inf
+    med, s = location_scale(m, floor=1e-6)
+    return med, s
+
+
+def negbin_pmf(n: int, mu: float, dispersion: float) -> float:
+    """P(N = n) for a negative binomial of mean ``mu`` and variance ``dispersion * mu`` (Poisson
+    for ``dispersion`` <= 1)."""
+    if mu <= 0:
+        return 1.0 if n == 0 else 0.0
+    if dispersion <= 1.0 + 1e-9:
+        return math.exp(n * math.log(mu) - mu - math.lgamma(n + 1))
+    r = mu / (dispersion - 1.0)
+    p = r / (r + mu)
+    return math.exp(
+        math.lgamma(n + r) - math.lgamma(r) - math.lgamma(n + 1) + r * math.log(p) + n * math.log1p(-p)
+    )
+
+
+def compound_negbin_sf(total: float, mu: float, dispersion: float) -> float:
+    """P(S >= total) for S a sum of N standard exponentials, N negative binomial (``mu``,
+    ``dispersion``): the null of the summed excesses of a window whose excursion counts cluster."""
+    if total <= 0:
+        return 1.0
+    p = 0.0
+    n_max = int(max(total, mu) * 4 + 20 * max(1.0, dispersion))
+    for n in range(1, n_max + 1):
+        w = negbin_pmf(n, mu, dispersion)
+        if w < 1e-300:
+            if n > mu * dispersion + 10:
+                break
+            continue
+        p += w * erlang_sf(total, n, 1.0)
+    return min(1.0, p)
+
+
+def poisson_binomial_sf(k: int, probs: FloatArray) -> float:
+    """P(X >= k) for X a sum of independent Bernoulli(``probs``) (exact recursion)."""
+    if k <= 0:
+        return 1.0
+    if k > len(probs):
+        return 0.0
+    dp = np.zeros(len(probs) + 1)
+    dp[0] = 1.0
+    for i, p in enumerate(probs.tolist()):
+        dp[1 : i + 2] = dp[1 : i + 2] * (1.0 - p) + dp[: i + 1] * p
+        dp[0] *= 1.0 - p
+    return float(min(1.0, max(0.0, dp[k:].sum())))

@@ -17,7 +17,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from envtrace.detect.baseline import StationBaseline
-from envtrace.detect.bunching import fit_bunching, limit_bunching
+from envtrace.detect.bunching import (
+    fit_bunching,
+    fit_conditional_bunching,
+    limit_bunching,
+    predicted_bunching,
+)
 from envtrace.detect.clipping import ceiling_clip, fit_clip, fit_clip_tail
 from envtrace.detect.copying import (
     MatchModel,
@@ -46,6 +51,7 @@ from envtrace.detect.quality import (
     spikes,
     startup_shutdown,
 )
+from envtrace.detect.regression import fit_regression
 from envtrace.detect.residuals import (
     ambient_residuals,
     clip_codes,
@@ -55,12 +61,15 @@ from envtrace.detect.residuals import (
     daily_values,
     deletion_codes,
     gap_ranks,
+    gas_covariates,
     is_pollutant,
     load_of,
     neighbour_values,
     network_still,
-    particle_contrast,
+    particle_inputs,
     partner_log,
+    predicted_daily,
+    regression_residuals,
 )
 from envtrace.detect.robust import FloatArray, resolution
 from envtrace.detect.series import (
@@ -142,18 +151,17 @@ def _fit_hour_scale(
             if model is not None:
                 bl.neighbours[code] = model
         resid = ambient_residuals(series, bl, neighbours)
-        if PM25 in resid or PM10 in resid:
-            contrast, ratio = particle_contrast(series, resid)
-            bl.interference = fit_interference(
-                series.times,
-                contrast,
-                ratio,
-                years,
-                utc_offset_s=series.utc_offset_s,
-                per_hour=3600.0 / series.step,
+        _fit_regressions(series, neighbours, bl, resid)
+        inputs = particle_inputs(series, bl, neighbours, resid)
+        if inputs is not None:
+            interference = fit_interference(
+                series.times, inputs, years, utc_offset_s=series.utc_offset_s, per_hour=3600.0 / series.step
             )
-        if len(resid) >= 3:
-            _, dres = daily_residuals(series, resid)
+            if interference is not None:
+                bl.interference = interference
+        lres = regression_residuals(series, bl.regressions, neighbours)
+        if len(lres) >= 3:
+            _, dres = daily_residuals(series, lres)
             bl.level = fit_level(dres)
         for code in AMBIENT_POLLUTANTS:
             if not series.has(code):
@@ -169,8 +177,12 @@ def _fit_hour_scale(
         for code in series.values:
             lim = series.param(code).limit
             if math.isfinite(lim) and lim > 0 and series.has(code):
-                _, daily = daily_values(series, code)
-                bl.bunching[code] = fit_bunching(daily, lim)
+                days, daily = daily_values(series, code)
+                bunching = fit_bunching(daily, lim)
+                predicted = predicted_daily(series, bl, code, neighbours, resid)
+                if predicted is not None:
+                    bunching = fit_conditional_bunching(days, daily, predicted, bunching)
+                bl.bunching[code] = bunching
     if series.kind == "source":
         _fit_source(series, bl, years)
     for code in deletion_codes(series):
@@ -187,6 +199,32 @@ def _fit_hour_scale(
                 bl.clip[code] = fit_clip_tail(
                     series.valid(code), lx, ex, cb, shift=shift, step=series.step, years=years, t0=series.t0
                 )
+
+
+def _fit_regressions(
+    series: StationSeries,
+    neighbours: Mapping[str, StationSeries],
+    bl: StationBaseline,
+    resid: Mapping[str, FloatArray],
+) -> None:
+    """Per pollutant, the regression on its neighbours, hour and season (level shift); for the
+    particles also on the station's own gas residuals (sampler interference, threshold shaving)."""
+    cov = gas_covariates(resid)
+    for code, nm in bl.neighbours.items():
+        cand = {s: v for s, v in neighbour_values(series, code, neighbours).items() if s in nm.neighbours}
+        if not cand:
+            continue
+        target = series.valid(code)
+        off, per_day = series.utc_offset_s, series.per_day
+        rm = fit_regression(nm, target, cand, series.times, utc_offset_s=off, per_day=per_day)
+        if rm is not None:
+            bl.regressions[code] = rm
+        if code in (PM25, PM10):
+            pm = fit_regression(
+                nm, target, cand, series.times, utc_offset_s=off, per_day=per_day, covariates=cov
+            )
+            if pm is not None:
+                bl.particles[code] = pm
 
 
 def _fit_source(series: StationSeries, bl: StationBaseline, years: float) -> None:
@@ -330,22 +368,42 @@ def _scan_ambient(
 ) -> list[Evidence]:
     sid = series.station_id
     out = _scan_copies(series, baseline, neighbours)
+    resid = ambient_residuals(series, baseline, neighbours)
     for code, bb in baseline.bunching.items():
         if code in series.values:
             days, daily = daily_values(series, code)
-            out += limit_bunching(
-                days, daily, bb, station=sid, parameters=[code], utc_offset_s=series.utc_offset_s
+            predicted = predicted_daily(series, baseline, code, neighbours, resid)
+            if predicted is not None and bb.residual_quantiles:
+                out += predicted_bunching(
+                    days,
+                    daily,
+                    predicted,
+                    bb,
+                    station=sid,
+                    parameters=[code],
+                    utc_offset_s=series.utc_offset_s,
+                )
+            else:
+                out += limit_bunching(
+                    days, daily, bb, station=sid, parameters=[code], utc_offset_s=series.utc_offset_s
+                )
+    if baseline.level is not None:
+        lres = regression_residuals(series, baseline.regressions, neighbours)
+        if len(lres) >= 3:
+            days, dres = daily_residuals(series, lres)
+            out += level_shift(days, dres, baseline.level, station=sid, utc_offset_s=series.utc_offset_s)
+    if baseline.interference is not None:
+        inputs = particle_inputs(series, baseline, neighbours, resid)
+        if inputs is not None:
+            params = [c for c in (PM25, PM10) if c in series.values]
+            out += sampler_interference(
+                series.times,
+                inputs,
+                baseline.interference,
+                station=sid,
+                parameters=params,
+                utc_offset_s=series.utc_offset_s,
             )
-    resid = ambient_residuals(series, baseline, neighbours)
-    if baseline.level is not None and len(resid) >= 3:
-        days, dres = daily_residuals(series, resid)
-        out += level_shift(days, dres, baseline.level, station=sid, utc_offset_s=series.utc_offset_s)
-    if baseline.interference is not None and (PM25 in resid or PM10 in resid):
-        contrast, ratio = particle_contrast(series, resid)
-        params = [c for c in (PM25, PM10) if c in series.values]
-        out += sampler_interference(
-            series.times, contrast, ratio, baseline.interference, station=sid, parameters=params
-        )
     return out
 
 

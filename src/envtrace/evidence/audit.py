@@ -26,6 +26,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from envtrace.evidence.derive import KeyHistory
 from envtrace.evidence.errors import CheckpointFileCorrupt, UntrustedCheckpoint
 from envtrace.evidence.findings import Finding, Report
 from envtrace.evidence.frame_audit import FrameAudit
@@ -58,6 +59,8 @@ class VerifyContext:
     decode: bool = True
     chunk: int = 20_000
     limit: int = 50
+    state_dir: Path | None = None
+    """The state folder: its station-key master key opens the SM4 key history (encrypted frames)."""
 
     @classmethod
     def for_database(
@@ -74,7 +77,14 @@ class VerifyContext:
         options = EvidenceOptions.for_database(db_url, state_dir)
         ring = KeyRing(options.keys_dir)
         keys = [*ring.published(), *pubkeys]
-        return cls(tuple(keys), options.checkpoint_file, options.origin or ring.origin(), decode, limit=limit)
+        return cls(
+            tuple(keys),
+            options.checkpoint_file,
+            options.origin or ring.origin(),
+            decode,
+            limit=limit,
+            state_dir=options.state_dir,
+        )
 
 
 def verify_url(db_url: str, context: VerifyContext) -> Report:
@@ -97,7 +107,8 @@ def verify_database(conn: Connection, context: VerifyContext) -> Report:
     published = _published(conn, context, report)
     stations = {int(r["id"]): r for r in conn.execute(text("SELECT * FROM station")).mappings()}
     tree = Recomputed()
-    frames = FrameAudit(conn, report, stations, decode=context.decode, leaves=end)
+    history = KeyHistory.load(conn, context.state_dir) if context.decode else None
+    frames = FrameAudit(conn, report, stations, decode=context.decode, leaves=end, keys=history)
     records = RecordAudit(conn, report, tree, stations, context.verifiers, pointer_tables(conn))
     for lo in range(0, end, context.chunk):
         hi = min(lo + context.chunk, end)

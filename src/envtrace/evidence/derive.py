@@ -8,6 +8,12 @@ zs_value, ``ZsMin``, ``ZsMax`` as finite numbers (the first of each), ``Flag`` (
 A split packet (PNUM > 1) makes its readings when its last part arrives, from all parts' items in
 PNO order (``SubPackets`` replays that over the frames in ledger order).
 
+HJ 212-2025 stations encrypt their CP (SM4). ``KeyHistory`` holds every key each station ever had
+(``store.station_keys``, opened with the station-key master key of the state folder), so a frame
+received under an earlier key is decoded with that key: the keys in use when the frame was
+received are tried first, then the station's others. Without the master key such frames can only
+be checked against their digest.
+
 This module re-implements the rule from the documentation on purpose: a verifier that shared the
 gateway's code would share its mistakes. ``tests/evidence`` checks it against the gateway's
 readings. The station's UTC offset is taken from the sealed ``data_ts`` itself (DataTime minus
@@ -18,13 +24,22 @@ from __future__ import annotations
 
 import calendar
 import json
+import logging
 import math
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import SQLAlchemyError
 
 from envtrace.hj212 import Decoded, code_2017, decode, parse_key, parse_time
+from envtrace.store.errors import StoreError
 from envtrace.store.series import digest_of_records, reading_record, record_json
+from envtrace.store.station_keys import KeyVault, UsableKey, key_history
+
+log = logging.getLogger("envtrace.evidence.derive")
 
 GRANULARITY = {"2011": "rtd", "2051": "min", "2061": "hour", "2031": "day"}
 VALUE_COLUMNS = ("value", "min", "max", "cou", "zs_value", "zs_min", "zs_max")
@@ -129,6 +144,41 @@ def station_key(sm4_key: str | None) -> bytes | None:
         return parse_key(sm4_key)
     except ValueError:
         return None
+
+
+class KeyHistory:
+    """Every SM4 key of every station, with the time each was in use (``envtrace verify``)."""
+
+    def __init__(self, keys: Mapping[int, Sequence[UsableKey]]) -> None:
+        self._keys = {sid: list(found) for sid, found in keys.items()}
+
+    @classmethod
+    def load(cls, conn: Connection, state_dir: Path | None) -> KeyHistory | None:
+        """The history of ``conn``'s database, opened with the master key of ``state_dir``; None when
+        there is no master key there (or no key table): encrypted frames are then not decoded."""
+        if state_dir is None:
+            return None
+        try:
+            vault = KeyVault.open(state_dir, create=False)
+            return cls(key_history(conn, vault))
+        except (StoreError, OSError, SQLAlchemyError) as exc:
+            log.warning("SM4 key history unavailable: %s", exc)
+            return None
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self._keys.values())
+
+    def candidates(self, station_id: int, received_us: int) -> list[bytes]:
+        """The station's keys, those in use at ``received_us`` first (newest first), then the rest."""
+        keys = self._keys.get(station_id, [])
+
+        def in_use(k: UsableKey) -> bool:
+            end = k.ended_us if k.ended_us is not None else k.until_us
+            return k.created_us <= received_us and (end is None or received_us < end)
+
+        first = sorted((k for k in keys if in_use(k)), key=lambda k: -k.created_us)
+        rest = sorted((k for k in keys if not in_use(k)), key=lambda k: -k.created_us)
+        return [k.key for k in (*first, *rest)]
 
 
 def decode_raw(raw: bytes, key: bytes | None) -> Decoded:

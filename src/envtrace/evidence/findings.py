@@ -78,6 +78,10 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
     # other records
     "station-enrolment": (E, "a station row differs from its sealed enrolment"),
     "station-approval": (E, "a station's approval differs from its sealed approval"),
+    "station-registry": (
+        E,
+        "a station's registry fields differ from its newest sealed registry record (edited in place)",
+    ),
     "record-missing": (E, "a sealed record's row is missing from its table"),
     "record-mismatch": (E, "a row of a sealed table differs from its leaf"),
     "record-unsealed": (E, "a row of a sealed table points at no leaf of its kind"),

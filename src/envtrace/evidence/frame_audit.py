@@ -23,6 +23,7 @@ from sqlalchemy import Connection, text
 
 from envtrace.evidence.derive import (
     Derived,
+    KeyHistory,
     Record,
     SubPackets,
     decode_raw,
@@ -102,6 +103,7 @@ class FrameAudit:
     stations: Mapping[int, Row]
     decode: bool = True
     leaves: int = 0
+    keys: KeyHistory | None = None
     parts: SubPackets = field(default_factory=SubPackets)
     undecodable: Counter[tuple[str, str]] = field(default_factory=Counter)
     frames: int = 0
@@ -256,18 +258,28 @@ class FrameAudit:
 
     def _decode(self, raw: bytes, row: Row, doc: Mapping[str, Any]) -> Any:
         station = self.stations.get(row["station_id"]) if row["station_id"] is not None else None
-        key = None
-        if station is not None and (station["encrypted"] or doc.get("wire") != "plain"):
-            key = station_key(station["sm4_key"])
-            if key is None and doc.get("wire") != "plain":
-                self.undecodable[(str(row["mn"]), "its SM4 key is not in the registry")] += 1
+        keys: list[bytes] = []
+        cipher = doc.get("wire") != "plain"
+        if station is not None and (station["encrypted"] or cipher):
+            if self.keys is not None:  # the key history (envtrace.store.station_keys)
+                keys = self.keys.candidates(int(row["station_id"]), int(row["received_us"]))
+            legacy = station_key(station["sm4_key"])  # a key still in the registry's old column
+            if legacy is not None:
+                keys.append(legacy)
+            if not keys and cipher:
+                why = "no SM4 key of the station is available (key history or master key missing)"
+                self.undecodable[(str(row["mn"]), why)] += 1
                 return None
-        decoded = decode_raw(raw, key)
-        if not decoded.ok and doc.get("wire") != "plain":
-            why = f"it does not decrypt with the registry's SM4 key ({decoded.error})"
-            self.undecodable[(str(row["mn"]), why)] += 1
-            return None
-        return decoded
+        first = None
+        tries: list[bytes | None] = list(keys) if keys else [None]
+        for key in tries:
+            decoded = decode_raw(raw, key)
+            if decoded.ok or not cipher:
+                return decoded
+            first = first or decoded
+        why = f"it decrypts with none of the station's {len(keys)} SM4 keys ({first.error if first else '?'})"
+        self.undecodable[(str(row["mn"]), why)] += 1
+        return None
 
     def _header(self, idx: int, row: Row, decoded: Any, where: str) -> None:
         header = decoded.header or {}

@@ -25,8 +25,11 @@ from envtrace.evidence.tree_audit import Recomputed
 from envtrace.ledger import LedgerError, VerifyingKey
 from envtrace.store import encode_leaf
 from envtrace.store.errors import StoreError
+from envtrace.store.stations import REGISTRY_KIND, registry_state
 
-KNOWN_KINDS = ("raw_frame", "station_enrolment", "station_approval", CORRECTION_KIND, "ledger_key")
+KNOWN_KINDS = (
+    "raw_frame", "station_enrolment", "station_approval", REGISTRY_KIND, CORRECTION_KIND, "ledger_key",
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +46,40 @@ class SealedTable:
 def _alarm_event_payload(row: Row) -> Mapping[str, object]:
     doc: dict[str, object] = json.loads(str(row["payload"]))
     return doc
+
+
+def _hj212_2025_tables() -> tuple[SealedTable, ...]:
+    """HJ 212-2025 records (docs/hj212-2025.md): key changes, logger bindings, commands, MN changes."""
+    from envtrace.store.station_commands import command_payload, mn_change_payload
+    from envtrace.store.station_identity import binding_payload
+    from envtrace.store.station_keys import event_payload
+
+    return (
+        SealedTable(
+            "station_key_event",
+            "station_key",
+            event_payload,
+            {"station_id": "station_id", "key_id": "key_id", "event": "event", "fingerprint": "fingerprint"},
+        ),
+        SealedTable(
+            "station_binding",
+            "station_binding",
+            binding_payload,
+            {"station_id": "station_id", "identity": "identity", "first_seen_us": "first_seen_us"},
+        ),
+        SealedTable(
+            "station_command",
+            "station_command",
+            command_payload,
+            {"id": "command_id", "station_id": "station_id", "kind": "kind", "actor": "actor"},
+        ),
+        SealedTable(
+            "station_mn_change",
+            "station_mn",
+            mn_change_payload,
+            {"station_id": "station_id", "old_mn": "old_mn", "new_mn": "new_mn"},
+        ),
+    )
 
 
 SEALED_TABLES: tuple[SealedTable, ...] = (
@@ -62,6 +99,7 @@ SEALED_TABLES: tuple[SealedTable, ...] = (
             "state": "state",
         },
     ),
+    *_hj212_2025_tables(),
 )
 
 
@@ -82,6 +120,14 @@ def pointer_tables(conn: Connection) -> list[str]:
     return sorted(str(name) for (name,) in conn.execute(text(query)) if name != "raw_frame")
 
 
+def _former_mns(conn: Connection) -> dict[int, set[str]]:
+    """MNs stations had before an HJ 212-2025 CN 1002 assignment (``station_mn_change``)."""
+    out: dict[int, set[str]] = {}
+    for sid, old in conn.execute(text("SELECT station_id, old_mn FROM station_mn_change")):
+        out.setdefault(int(sid), set()).add(str(old))
+    return out
+
+
 @dataclass
 class RecordAudit:
     conn: Connection
@@ -92,8 +138,10 @@ class RecordAudit:
     tables: Sequence[str] = ()
     unchecked: Counter[str] = field(default_factory=Counter)
     rows: int = 0
+    registry: dict[int, tuple[int, Mapping[str, Any]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.former_mns = _former_mns(self.conn) if "station_mn_change" in self.tables else {}
         self.specs = {s.table: s for s in SEALED_TABLES if s.table in self.tables}
         self.kind_tables = {s.kind: s for s in self.specs.values()}
         self.published = {k.to_vkey() for k in self.verifiers}
@@ -134,6 +182,9 @@ class RecordAudit:
                 self._enrolment(idx, doc)
             elif kind == "station_approval":
                 self._approval(idx, doc)
+            elif kind == REGISTRY_KIND:
+                if self._station(idx, doc, "station-registry") is not None:
+                    self.registry[int(doc["station_id"])] = (idx, doc)  # leaves come in order
             elif kind == CORRECTION_KIND:
                 self._correction(idx, doc)
             elif kind == "ledger_key":
@@ -154,7 +205,9 @@ class RecordAudit:
                 idx,
                 f"station {sid}",
             )
-        elif station["mn"] != doc.get("mn"):
+        elif station["mn"] != doc.get("mn") and doc.get("mn") not in self.former_mns.get(
+            sid if isinstance(sid, int) else -1, ()
+        ):
             self._add(
                 code,
                 f"station {sid} has MN {station['mn']!r} but the leaf sealed {doc.get('mn')!r}",
@@ -261,7 +314,29 @@ class RecordAudit:
                     where,
                 )
 
+    def _registry_rows(self) -> None:
+        """Each station's row against its newest sealed registry state (``store.stations``)."""
+        for sid, (idx, doc) in sorted(self.registry.items()):
+            row = self.stations.get(sid)
+            if row is None:
+                continue  # reported by _station already
+            for name, value in registry_state(row).items():
+                if doc.get(name) != value:
+                    shown = "(changed)" if name == "pw_fingerprint" else repr(value)
+                    sealed = (
+                        ""
+                        if name == "pw_fingerprint"
+                        else f" but the newest sealed registry record says {doc.get(name)!r}"
+                    )
+                    self._add(
+                        "station-registry",
+                        f"station {row['mn']} has {name} {shown}{sealed}",
+                        idx,
+                        f"station {sid}",
+                    )
+
     def finish(self, leaves: int) -> None:
+        self._registry_rows()
         for kind, n in sorted(self.unchecked.items()):
             self.report.add(
                 Finding(

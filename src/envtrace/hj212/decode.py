@@ -167,6 +167,11 @@ def decode(raw: bytes | bytearray | memoryview, *, key: bytes | None = None, str
             else:
                 wire_form = "text"
                 alt_length = len(segment) - brace_len + len(cipher)
+                if len(cipher) % BLOCK and not tail:
+                    # cems-data-pipeline writes the clear tail (< 16 bytes) inside the braces too
+                    cut = len(cipher) - len(cipher) % BLOCK
+                    cipher, tail = cipher[:cut], cipher[cut:]
+                    deviations.append("crypto:text-tail-in-braces")
                 if key is None:
                     hint = "; the CP is SM4 cipher in {0x..} text form and no key was given"
                 else:

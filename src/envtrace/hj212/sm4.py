@@ -21,8 +21,9 @@ The key test vector is A.2's ``0000000000000000`` (16 ASCII zeros).
 
 from __future__ import annotations
 
+import functools
 import string
-from typing import Literal
+from typing import Any, Literal
 
 WireForm = Literal["plain", "raw", "text"]
 KEY_SIZE = 16
@@ -56,11 +57,18 @@ def check_key(key: bytes) -> bytes:
 
 
 def _ecb(key: bytes, data: bytes, *, encrypt: bool) -> bytes:
+    cipher = _cipher(check_key(key))
+    ctx = cipher.encryptor() if encrypt else cipher.decryptor()
+    return bytes(ctx.update(data) + ctx.finalize())
+
+
+@functools.lru_cache(maxsize=1024)
+def _cipher(key: bytes) -> Any:
+    """The SM4-ECB ``Cipher`` of a key: immutable, shared by all threads; building one (and importing
+    its module) costs more than decrypting a packet's CP, so each key's is built once."""
     from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-    cipher = Cipher(algorithms.SM4(check_key(key)), modes.ECB())
-    ctx = cipher.encryptor() if encrypt else cipher.decryptor()
-    return ctx.update(data) + ctx.finalize()
+    return Cipher(algorithms.SM4(key), modes.ECB())
 
 
 def encrypt_region(plain: bytes, key: bytes) -> bytes:

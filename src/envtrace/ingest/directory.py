@@ -31,6 +31,7 @@ class StationDirectory:
         self._engine = engine
         self._by_mn: dict[str, Station] = {}
         self._by_id: dict[int, Station] = {}
+        self._alias: dict[str, Station] = {}  # MN a station is being moved to (CN 1002 in flight)
         self.passwords = PasswordCache()
         self._lock = threading.Lock()
 
@@ -44,7 +45,19 @@ class StationDirectory:
         return len(stations)
 
     def get(self, mn: str) -> Station | None:
-        return self._by_mn.get(mn)
+        found = self._by_mn.get(mn)
+        if found is None and self._alias:
+            return self._alias.get(mn)
+        return found
+
+    def alias(self, mn: str, station: Station) -> None:
+        """Frames with ``mn`` count as ``station``'s (the platform asked it to take that MN)."""
+        with self._lock:
+            self._alias[mn] = station
+
+    def unalias(self, mn: str) -> None:
+        with self._lock:
+            self._alias.pop(mn, None)
 
     def by_id(self, station_id: int) -> Station | None:
         return self._by_id.get(station_id)
@@ -61,14 +74,16 @@ class StationDirectory:
         """The verdict without any I/O or hashing, or None when that needs the slow path."""
         station = self._by_mn.get(mn)
         if station is None:
-            return None
+            station = self._alias.get(mn) if self._alias else None
+            if station is None:
+                return None
         ok = self.passwords.lookup(pw, station.pw_hash)
         return None if ok is None else Verdict(station, ok)
 
     def slow(self, mn: str, pw: str) -> Verdict:
         """The verdict, looking the MN up in the database and running scrypt as needed (blocking:
         call from a worker thread)."""
-        station = self._by_mn.get(mn)
+        station = self.get(mn)
         if station is None:
             with self._engine.connect() as conn:
                 station = get_station(conn, mn)

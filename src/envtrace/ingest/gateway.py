@@ -8,8 +8,8 @@ out, then the connections close.
 
 Per frame, on the event loop of this (network) process: decode (codec), authenticate (MN and PW
 against the registry; the first check of a pair runs scrypt in a worker while that connection's
-later frames wait, in order), classify (quarantine reason, status, answer, readings and their
-digest), queue for the storage process. After it reports the commit, the batch's answers are
+later frames wait, in order), classify (quarantine reason, status, answer, data time), queue for the
+storage process. After it reports the commit, the batch's answers are
 written to their connections.
 
 Resources
@@ -37,13 +37,17 @@ from sqlalchemy import Engine
 
 from envtrace.hj212.decode import Decoded, decode
 from envtrace.ingest import wire
+from envtrace.ingest.commands import CommandDesk
 from envtrace.ingest.config import GatewayConfig
 from envtrace.ingest.directory import StationDirectory, Verdict
 from envtrace.ingest.errors import WriterStopped
 from envtrace.ingest.history import HistoryRequests
-from envtrace.ingest.link import StorageLink
+from envtrace.ingest.identity import IdentityTracker
+from envtrace.ingest.keys import KeyService, open_vault
+from envtrace.ingest.link import StorageLink, StorageStopped
 from envtrace.ingest.parts import SubPackets
 from envtrace.ingest.session import StationConnection
+from envtrace.ingest.storage import GcTuning
 from envtrace.ingest.work import DATA, Gap, Work, state_event
 from envtrace.ingest.writer import ANSWER_DROP, ANSWER_PW_ERROR
 from envtrace.store import Station, hash_password, partitions
@@ -51,6 +55,8 @@ from envtrace.store import Station, hash_password, partitions
 log = logging.getLogger("envtrace.ingest")
 
 NOTICE_CNS = frozenset({"1013", "1001", "1014", "9015"})
+AFTER_CNS = frozenset({"1001", "1014", "9015"})  # 2025 identity, key request, heartbeat
+VENDOR_HEARTBEAT = "cn:9015-vendor-heartbeat"
 ANSWER_CNS = frozenset({"9011", "9012", "9013", "9014"})
 _PENDING = object()
 _WRONG_ENROLLING = object()
@@ -76,6 +82,16 @@ class Gateway:
         self.directory = StationDirectory(engine)
         self.storage = StorageLink(engine, config, self._committed)
         self.history = HistoryRequests(config.history_timeout_s)
+        # HJ 212-2025: station commands (1002, 3022, 3024, key rotation), SM4 keys, logger identity
+        self.commands = CommandDesk(
+            engine, self.directory, connected=self._connected, new_qn=self.history.new_qn,
+            poll_s=config.command_poll_s, timeout_s=config.command_timeout_s,
+        )  # fmt: skip
+        self.keys = KeyService(
+            engine, config, open_vault(engine, config), new_qn=self.history.new_qn, desk=self.commands
+        )
+        self.commands.keys = self.keys
+        self.identity = IdentityTracker(engine, refresh_s=config.identity_refresh_s)
         self.counters = Counters()
         self.connections: set[StationConnection] = set()
         self.by_station: dict[int, StationConnection] = {}
@@ -91,6 +107,7 @@ class Gateway:
         self._unknown_until: dict[str, float] = {}
         self._drained = asyncio.Event()
         self._parts = SubPackets()
+        self._gc = GcTuning()
 
     # ---------------------------------------------------------------- life cycle
 
@@ -105,31 +122,44 @@ class Gateway:
         loop = asyncio.get_running_loop()
         self._loop = loop
         await asyncio.to_thread(self.directory.load)
-        await self.storage.start()
-        server = await loop.create_server(
-            lambda: StationConnection(self),
-            self.config.host,
-            self.config.port,
-            backlog=4096,
-            reuse_address=True,
-        )
-        self.port = int(server.sockets[0].getsockname()[1])
-        log.info(
-            "gateway listening on %s:%d, %d stations known", self.config.host, self.port, len(self.directory)
-        )
-        self.ready.set()
-        async with asyncio.TaskGroup() as tg:
-            helpers = [
-                tg.create_task(self._sweep()),
-                tg.create_task(self._refresh()),
-                tg.create_task(self._partitions()),
-                *(tg.create_task(self._auth_worker()) for _ in range(self.config.auth_workers)),
-            ]
-            watch = tg.create_task(self._watch_storage())
-            await self._stop.wait()
-            await self._shutdown(server)
-            for task in (*helpers, watch):
-                task.cancel()
+        await asyncio.to_thread(self.keys.load, adopt=True)
+        await asyncio.to_thread(self.identity.load)
+        try:
+            await self.storage.start()
+        except StorageStopped as failure:
+            raise WriterStopped(failure) from failure
+        try:
+            server = await loop.create_server(
+                lambda: StationConnection(self),
+                self.config.host,
+                self.config.port,
+                backlog=4096,
+                reuse_address=True,
+            )
+            self.port = int(server.sockets[0].getsockname()[1])
+            log.info(
+                "gateway listening on %s:%d, %d stations known",
+                self.config.host, self.port, len(self.directory),
+            )  # fmt: skip
+            self._gc.apply()
+            self.ready.set()
+            async with asyncio.TaskGroup() as tg:
+                helpers = [
+                    tg.create_task(self._sweep()),
+                    tg.create_task(self._refresh()),
+                    tg.create_task(self._partitions()),
+                    tg.create_task(self._key_upkeep()),
+                    tg.create_task(self.commands.run()),
+                    *(tg.create_task(self._auth_worker()) for _ in range(self.config.auth_workers)),
+                ]
+                watch = tg.create_task(self._watch_storage())
+                await self._stop.wait()
+                await self._shutdown(server)
+                for task in (*helpers, watch):
+                    task.cancel()
+        finally:
+            self._gc.restore()
+            await self.storage.stop()  # no-op after a graceful stop; else the storage process ends
         if self.storage.failure is not None:
             raise WriterStopped(self.storage.failure)
 
@@ -153,6 +183,8 @@ class Gateway:
         for sid, conn in list(self.by_station.items()):
             self.storage.event(state_event(sid, online=False, peer=conn.peer, at_us=now_us))
         self.by_station.clear()
+        for service in (self.keys, self.commands, self.identity):
+            await service.drain()
         await self.storage.stop()
         for conn in list(self.connections):
             conn.close()
@@ -207,6 +239,33 @@ class Gateway:
         while True:
             await asyncio.sleep(self.config.refresh_interval_s)
             await asyncio.to_thread(self.directory.load)
+            try:
+                await asyncio.to_thread(self.keys.load)  # keys registered or revoked by staff
+            except Exception:
+                log.exception("reloading the SM4 keys failed; the ones loaded stay in use")
+
+    async def _key_upkeep(self) -> None:
+        """Retire keys past their overlap window; deliver due rotations (``keys.KeyService``)."""
+        while True:
+            await asyncio.sleep(self.config.key_check_interval_s)
+            try:
+                await self.keys.upkeep(
+                    {
+                        sid: found
+                        for sid in list(self.by_station)
+                        if (found := self._connected(sid)) is not None
+                    }
+                )
+            except Exception:
+                log.exception("SM4 key upkeep failed; trying again later")
+
+    def _connected(self, station_id: int) -> tuple[StationConnection, Station] | None:
+        """The station's open connection and registry entry, when it is connected."""
+        conn = self.by_station.get(station_id)
+        station = self.directory.by_id(station_id)
+        if conn is None or station is None or conn.closed:
+            return None
+        return conn, station
 
     # ---------------------------------------------------------------- connections
 
@@ -248,17 +307,37 @@ class Gateway:
             for conn in self.connections:
                 conn.pause()
 
-    def _decode(self, raw: bytes) -> Decoded:
-        """Decode with the station's own settings (SM4 key, tolerance) when its MN is known."""
+    def _decode(self, raw: bytes) -> tuple[Decoded, str | None]:
+        """Decode with the station's own settings (SM4 keys, tolerance) when its MN is known; the
+        second value is the quarantine reason when an encrypted station's keys all fail.
+
+        The MN is read from the clear header first (``wire.peek_mn``), so a frame of an encrypted
+        or tolerant station is decoded once (per key tried, ``keys.KeyService.decode``); if the
+        decoded MN is not the one peeked (a header too odd for the peek), the frame is decoded again
+        the long way: without key, then with the settings of the station its decoded header names."""
         tolerant = self.config.tolerant
-        decoded = decode(raw, key=None, strict=not tolerant)
+        peeked = wire.peek_mn(raw)
+        station = self.directory.get(peeked) if peeked else None
+        reason = None
+        if station is not None and station.encrypted:
+            decoded, reason = self.keys.decode(station, raw, strict=not (tolerant or station.tolerant))
+        elif station is not None and station.tolerant and not tolerant:
+            decoded = decode(raw, key=None, strict=False)
+        else:
+            decoded = decode(raw, key=None, strict=not tolerant)
+        header = decoded.header
+        mn = header.get("MN") if header is not None else None
+        if mn == peeked:
+            return decoded, reason
+        decoded, reason = decode(raw, key=None, strict=not tolerant), None
         header = decoded.header
         mn = header.get("MN") if header is not None else None
         station = self.directory.get(mn) if mn else None
-        if station is not None and (station.encrypted or (station.tolerant and not tolerant)):
-            key = wire.station_key(station) if station.encrypted else None
-            decoded = decode(raw, key=key, strict=not (tolerant or station.tolerant))
-        return decoded
+        if station is not None and station.encrypted:
+            decoded, reason = self.keys.decode(station, raw, strict=not (tolerant or station.tolerant))
+        elif station is not None and station.tolerant and not tolerant:
+            decoded = decode(raw, key=None, strict=False)
+        return decoded, reason
 
     def _classify(self, conn: StationConnection, raw: bytes, received_us: int, garbage: str | None) -> bool:
         """Decide what can be decided before the database and queue it; False when the frame waits
@@ -268,15 +347,28 @@ class Gateway:
             self.counters.garbage += 1
             self._submit(w.quarantine("framing", garbage))
             return True
-        decoded = self._decode(raw)
+        decoded, crypto_reason = self._decode(raw)
         wire.fill(w, decoded)
+        if crypto_reason is not None:  # an encrypted station's keys all failed: no answer (§6.4)
+            w.quarantine("crypto", crypto_reason)
+            self._submit(w)
+            return True
         if not decoded.ok:
             error = decoded.error
             w.quarantine(
                 str(error.kind) if error is not None else "syntax", str(error or "undecodable frame")
             )
-            if w.q_kind == "crc" and wire.answer_due(decoded) and w.header is not None:
+            if w.q_kind == "crc" and decoded.wire_form == "plain" and wire.answer_due(decoded) and w.header:
                 w.answer = wire.request_answer(w.header, w.edition, 9)
+            self._submit(w)
+            return True
+        if (
+            self.config.encrypted_plaintext == "quarantine"
+            and "crypto:not-encrypted" in decoded.deviations
+            and (found := self.directory.get(w.mn or "")) is not None
+            and found.encrypted
+        ):
+            w.quarantine("crypto", f"station {w.mn} is registered as encrypted but sent CN {w.cn} in clear")
             self._submit(w)
             return True
         if w.q_kind is not None:  # a header value too long for its column (wire.fill)
@@ -323,8 +415,15 @@ class Gateway:
         cn = w.cn or ""
         if cn in ANSWER_CNS:
             w.status = "command"
-            self.history.answer(w.qn, cn, wire.answer_code(decoded))
+            code = wire.answer_code(decoded)
+            if not self.commands.answer(w.qn, cn, code):
+                self.history.answer(w.qn, cn, code)
             return
+        if cn in AFTER_CNS and station is not None:
+            if cn == "9015" and w.edition != "2025":
+                w.deviations = (*w.deviations, VENDOR_HEARTBEAT)  # pre-2025 private heartbeat
+            elif cn != "9015":
+                w.after = (cn, dict(decoded.cp or {}))
         if w.qn and w.qn in self.history.pending:
             w.request_qn = w.qn
             self.history.answer(w.qn, cn, None)
@@ -343,9 +442,9 @@ class Gateway:
         if w.pnum is not None and w.pno is not None and w.pnum > 1:
             fields = self._parts.add(w, wire.cp_value(decoded, "DataTime"), wire.items(decoded))
             w.final_part = fields is not None
-            wire.make_readings(w, decoded, offset, fields or {}, digest=self.config.seal)
+            wire.set_data(w, decoded, offset, fields or {})
         else:
-            wire.make_readings(w, decoded, offset, None, digest=self.config.seal)
+            wire.set_data(w, decoded, offset, None)
 
     def _verdict(self, mn: str, pw: str) -> Verdict | str | object:
         enrolling = self._enrolling.get(mn)
@@ -442,6 +541,9 @@ class Gateway:
         for conn, answers in out.items():
             conn.send(answers[0] if len(answers) == 1 else b"".join(answers))
             self.counters.answers += len(answers)
+        for w in works:
+            if w.after is not None and w.status == "command" and w.station_id is not None:
+                self._after_commit(w)
         self._pending -= len(works)
         if self._paused and self._pending < self.config.queue_low:
             self._paused = False
@@ -453,6 +555,19 @@ class Gateway:
         if self.config.history_requests and not self._stop.is_set():
             for sid, cn, begin_ts, end_ts in gaps:
                 self._request_history(Gap(sid, cn, begin_ts, end_ts))
+
+    def _after_commit(self, w: Work) -> None:
+        """What a committed 2025 control frame sets off: a key delivery, an identity record."""
+        if w.after is None or w.station_id is None:
+            return
+        cn, cp = w.after
+        station = self.directory.by_id(w.station_id)
+        if station is None:
+            return
+        if cn == "1001":
+            self.identity.reported(station.id, w.mn or station.mn, cp, w.received_us, w.peer)
+        elif cn == "1014" and station.encrypted and w.conn is not None and not w.conn.closed:
+            self.keys.key_requested(w.conn, station, cp)
 
     def _request_history(self, gap: Gap) -> None:
         conn = self.by_station.get(gap.station_id)

@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("envtrace.ingest.link")
 
+LINK_BUFFER = 4 << 20  # bytes (capped by net.core.wmem_max)
+
 # the next n works committed: (works, changes, gaps, enrolled station tuples)
 OnCommitted = Callable[[list[Work], list[Any], list[Any], list[Any]], None]
 
@@ -51,6 +53,14 @@ def _sqlite_synchronous(engine: Engine) -> str:
     with engine.connect() as conn:
         level = conn.exec_driver_sql("PRAGMA synchronous").scalar()
     return {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}.get(int(level or 2), "FULL")
+
+
+def _in_memory(engine: Engine) -> bool:
+    """An in-memory SQLite database exists in this process only."""
+    if engine.dialect.name != "sqlite":
+        return False
+    database = engine.url.database or ""
+    return database in ("", ":memory:") or "mode=memory" in database
 
 
 class _Protocol(asyncio.Protocol):
@@ -83,6 +93,7 @@ class StorageLink:
         self.engine = engine
         self.config = config
         self.on_committed = on_committed
+        self._seal = config.seal
         self.inflight: deque[Work] = deque()
         self.failure: BaseException | None = None
         self.batches = 0
@@ -109,8 +120,10 @@ class StorageLink:
         self._ready = loop.create_future()
         self._bye = loop.create_future()
         mine, theirs = socket.socketpair()
+        for sock in (mine, theirs):  # room for a few batches while the storage process commits
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, LINK_BUFFER)
         config = self.config
-        if config.storage == "thread":
+        if config.storage == "thread" or _in_memory(self.engine):  # a child would see another database
             from envtrace.ingest.storage import run_storage_thread
 
             self._thread = threading.Thread(
@@ -135,23 +148,29 @@ class StorageLink:
             await asyncio.to_thread(self._process.start)
             theirs.close()
         transport, _ = await loop.create_connection(lambda: _Protocol(self), sock=mine)
-        self._transport = transport  # type: ignore[assignment]
-        waiter = asyncio.ensure_future(self._failed.wait())
+        self._transport = transport
+        failed: asyncio.Future[Any] = asyncio.ensure_future(self._failed.wait())
+        waiters: list[asyncio.Future[Any]] = [self._ready, failed]
         try:
-            async with asyncio.timeout(within_s):
-                await asyncio.wait([self._ready, waiter], return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(waiters, timeout=within_s, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            waiter.cancel()
+            failed.cancel()
         if self.failure is not None or not self._ready.done():
+            self._stopping = True
+            transport.close()  # the child, if it lives, sees end of file and exits
             await self._reap()
-            raise StorageStopped(f"the storage process did not start: {self.failure!r}")
+            raise StorageStopped(
+                f"the storage process did not start within {within_s:.0f} s: {self.failure!r}"
+            )
 
     @property
     def _sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
 
     async def stop(self, within_s: float = 30.0) -> bool:
-        """Commit everything sent, then end the storage process; True when it said BYE."""
+        """Commit everything sent, then end the storage process; True when it said BYE. Again: no-op."""
+        if self._stopping:
+            return self._bye is not None and self._bye.done() and self._bye.exception() is None
         self._stopping = True
         ok = False
         if self.failure is None and self._transport is not None and self._bye is not None:
@@ -183,7 +202,7 @@ class StorageLink:
 
     def submit(self, w: Work) -> None:
         self.inflight.append(w)
-        self._out.append(w.record())
+        self._out.append(w.record(seal=self._seal))
         if not self._scheduled:
             self._scheduled = True
             assert self._loop is not None

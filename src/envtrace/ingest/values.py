@@ -21,7 +21,7 @@ import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from itertools import compress
+from itertools import compress, repeat
 from json.encoder import encode_basestring_ascii
 from typing import Any
 
@@ -188,38 +188,57 @@ def frame_readings(
     return granularity, rows, digest_of_records(records)
 
 
-class _Plan:
-    """How the readings of one CP *structure* (ST and the sequence of CP keys) are made, worked out
-    once: per item its code, the pair index and slot of each field, the shape mask and the
-    canonical-JSON template of its digest record. Only structures whose every item is plain (no
-    2005 code to map, no field that would go to ``extra``, no repeated key) get a plan."""
+class _Group:
+    """Items of a plan that have the same fields (slots): made together, column-wise."""
 
-    __slots__ = ("items", "order")
+    __slots__ = ("codes", "fields", "mask")
 
     def __init__(
-        self, items: list[tuple[str, str, tuple[tuple[int, int], ...], int, str]], order: list[int]
+        self,
+        codes: tuple[str, ...],
+        fields: tuple[tuple[int, tuple[int, ...]], ...],
+        mask: int,
     ) -> None:
-        self.items = items  # (code, code as JSON, ((pair index, slot), ...) by slot, mask, template)
-        self.order = order  # item positions sorted by code (the digest's order)
+        self.codes = codes  # the items' parameters
+        self.fields = fields  # (slot, the pair index of that field in each item), in slot order
+        self.mask = mask
+
+
+class _Plan:
+    """How the readings of one CP *structure* (ST and the sequence of CP keys) are made, worked out
+    once: the items grouped by their set of fields, where each field sits in the CP, and the
+    ``str.format`` template of the whole digest document (the items' records sorted by parameter,
+    ``store.series.record_json`` each), whose argument 0 is the frame's granularity and data time
+    and whose further arguments are the fields' JSON texts in the order the groups produce them.
+    Only structures whose every item is plain (no 2005 code to map, no field that would go to
+    ``extra``, no repeated key) get a plan."""
+
+    __slots__ = ("digest_template", "groups")
+
+    def __init__(self, groups: list[_Group]) -> None:
+        self.groups = groups
+        records: dict[str, str] = {}
+        texts: dict[str, list[str]] = {code: ["null"] * 11 for group in groups for code in group.codes}
+        argument = 1
+        for group in groups:
+            for slot, _ in group.fields:
+                for code in group.codes:
+                    texts[code][slot] = f'"{{{argument}}}"' if slot < 7 else f"{{{argument}}}"
+                    argument += 1
+        for code, t in texts.items():
+            quoted = encode_basestring_ascii(code).replace("{", "{{").replace("}", "}}")
+            records[code] = f"[{quoted}{{0}}{','.join(t[:7])}],{t[7]},{t[8]},{t[9]},{t[10]}]"
+        self.digest_template = "[" + ",".join(records[code] for code in sorted(records)) + "]"
 
 
 _PLANS: dict[tuple[str | None, tuple[str, ...]], _Plan | None] = {}
 PLANS_MAX = 4096
 
 
-def _template(slots: Sequence[int]) -> str:
-    """``str.format`` template of the record's values part for these slots (placeholders in slot
-    order; numbers quoted, as ``record_json`` writes them)."""
-    texts = ["null"] * 11
-    for slot in slots:
-        texts[slot] = '"{}"' if slot < 7 else "{}"
-    return f"{','.join(texts[:7])}],{texts[7]},{texts[8]},{texts[9]},{texts[10]}]"
-
-
 def _plan(st: str | None, keys: tuple[str, ...]) -> _Plan | None:
     if len(set(keys)) != len(keys):
         return None
-    items: dict[str, list[tuple[int, int]]] = {}
+    items: dict[str, dict[int, int]] = {}  # code -> slot -> pair index
     for index, key in enumerate(keys):
         code, sep, suffix = key.strip().partition("-")
         if not sep or not code:
@@ -227,21 +246,25 @@ def _plan(st: str | None, keys: tuple[str, ...]) -> _Plan | None:
         slot = _SLOT.get(suffix)
         if slot is None or key != key.strip():
             return None  # a field for extra (or a key the codec strips): the general path
-        items.setdefault(code, []).append((index, slot))
-    planned: list[tuple[str, str, tuple[tuple[int, int], ...], int, str]] = []
+        fields = items.setdefault(code, {})
+        if slot in fields:
+            return None  # Rtd and Avg both: the second one goes to extra
+        fields[slot] = index
+    by_slots: dict[tuple[int, ...], list[tuple[str, dict[int, int]]]] = {}
     for code, fields in items.items():
         if len(code) > CODE_MAX or code_2017(code, st=st) not in (None, code):
             return None
-        slots = [slot for _, slot in fields]
-        if len(set(slots)) != len(slots):
-            return None  # Rtd and Avg both: the second one goes to extra
-        ordered = tuple(sorted(fields, key=lambda f: f[1]))
-        mask = sum(1 << slot for slot in slots)
-        planned.append(
-            (code, encode_basestring_ascii(code), ordered, mask, _template([s for _, s in ordered]))
-        )
-    order = sorted(range(len(planned)), key=lambda i: planned[i][0])
-    return _Plan(planned, order)
+        by_slots.setdefault(tuple(sorted(fields)), []).append((code, fields))
+    return _Plan(
+        [
+            _Group(
+                tuple(code for code, _ in members),
+                tuple((slot, tuple(fields[slot] for _, fields in members)) for slot in slots),
+                sum(1 << slot for slot in slots),
+            )
+            for slots, members in by_slots.items()
+        ]
+    )
 
 
 def planned_readings(
@@ -255,7 +278,10 @@ def planned_readings(
 ) -> tuple[str | None, list[ReadingRow], str | None] | None:
     """``frame_readings(cn, st, items_of(pairs), ...)`` through the plan of the CP's structure, or
     None when the structure has no plan or a value does not fit it (not a finite number, a flag too
-    long, a SampleTime that is no time): the caller then takes the general path."""
+    long, a SampleTime that is no time): the caller then takes the general path.
+
+    The work is column-wise (one ``map`` per field over the items that have it, one ``format`` for
+    the digest document), so its cost hardly grows with the number of factors."""
     granularity = GRANULARITY.get(cn)
     if granularity is None:
         return None, [], None
@@ -265,44 +291,50 @@ def planned_readings(
         if len(_PLANS) >= PLANS_MAX:
             _PLANS.clear()
         plan = _PLANS[key] = _plan(st, key[1])
-    if plan is None or not plan.items:  # type: ignore[union-attr]
+    if plan is None or not plan.groups:
         return None
-    tail = f',"{granularity}",{int(data_ts)},['
+    texts = [v for _, v in pairs]
+    get = texts.__getitem__
     rows: list[ReadingRow] = []
-    records: list[str] = []
-    for code, code_json, fields, mask, template in plan.items:  # type: ignore[union-attr]
-        values: list[Any] = [mask, code]
-        texts: list[str] = []
-        for index, slot in fields:
-            text = pairs[index][1]
-            if slot < 7:
-                try:
-                    number = float(text)
-                except ValueError:
-                    return None
-                if not _isfinite(number):
-                    return None
-                values.append(number)
-                texts.append(repr(number))
-            elif slot == 9:
-                local = parse_time(text)
-                if local is None:
-                    return None
-                sample_ts = calendar.timegm(local.timetuple()) - utc_offset_min * 60
-                values.append(sample_ts)
-                texts.append(str(sample_ts))
-            else:
-                if len(text) > (FLAG_MAX if slot == 7 else EFLAG_MAX):
-                    return None
-                values.append(text)
-                texts.append(encode_basestring_ascii(text))
-        rows.append(tuple(values))
-        if digest:
-            records.append(f"[{code_json}{tail}{template.format(*texts)}")
+    arguments: list[str] = [f',"{granularity}",{int(data_ts)},[']
+    add = arguments.extend
+    try:
+        for group in plan.groups:
+            columns: list[tuple[Any, ...]] = []
+            for slot, indexes in group.fields:
+                raw = tuple(map(get, indexes))
+                if slot < 7:
+                    numbers = tuple(map(float, raw))  # ValueError: not a number, the general path
+                    if not all(map(_isfinite, numbers)):
+                        return None
+                    columns.append(numbers)
+                    if digest:
+                        add(map(repr, numbers))
+                elif slot == 9:
+                    stamps = tuple(map(_sample_ts, raw, repeat(utc_offset_min)))
+                    if None in stamps:
+                        return None
+                    columns.append(stamps)
+                    if digest:
+                        add(map(str, stamps))
+                else:
+                    if max(map(len, raw)) > (FLAG_MAX if slot == 7 else EFLAG_MAX):
+                        return None
+                    columns.append(raw)
+                    if digest:
+                        add(map(encode_basestring_ascii, raw))
+            rows.extend(zip(repeat(group.mask), group.codes, *columns))
+    except ValueError:
+        return None
     if not digest:
         return granularity, rows, None
-    joined = ",".join([records[i] for i in plan.order])  # type: ignore[union-attr]
-    return granularity, rows, hashlib.sha256(f"[{joined}]".encode("ascii")).hexdigest()
+    document = plan.digest_template.format(*arguments)
+    return granularity, rows, hashlib.sha256(document.encode("ascii")).hexdigest()
+
+
+def _sample_ts(text: str, utc_offset_min: int) -> int | None:
+    local = parse_time(text)
+    return None if local is None else calendar.timegm(local.timetuple()) - utc_offset_min * 60
 
 
 def full_row(row: ReadingRow) -> tuple[Any, ...]:

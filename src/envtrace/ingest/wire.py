@@ -17,7 +17,8 @@ from envtrace.hj212.crc import hj212_crc
 from envtrace.hj212.decode import Decoded, decode
 from envtrace.hj212.flag import Edition, make_flag
 from envtrace.hj212.frame import Frame, Framer, Garbage
-from envtrace.ingest.values import frame_readings, items_of, planned_readings, to_ts
+from envtrace.hj212.times import parse_time
+from envtrace.ingest.values import items_of, to_ts
 from envtrace.ingest.work import Work
 from envtrace.store import Station
 
@@ -45,6 +46,24 @@ def flush(framer: Framer) -> list[tuple[bytes, str | None]]:
 
 def _int(text: str | None) -> int | None:
     return int(text) if text is not None and text.isdigit() and len(text) <= 9 else None
+
+
+def peek_mn(raw: bytes) -> str | None:
+    """The MN field of a frame's clear header (before ``CP=&&``), without decoding the frame;
+    None when there is no readable one. Only a hint: the decoder has the last word."""
+    end = raw.find(b"CP=&&", 6)
+    if end < 0:
+        return None
+    at = raw.find(b";MN=", 5, end)
+    if at < 0:
+        if not raw.startswith(b"MN=", 6):
+            return None
+        at = 5  # "##0101MN=...": the first field
+    stop = raw.find(b";", at + 4, end)
+    if stop < 0:
+        return None
+    value = raw[at + 4 : stop]
+    return value.decode("ascii") if value.isascii() else None
 
 
 def decode_frame(raw: bytes, *, tolerant: bool, key: bytes | None) -> Decoded:
@@ -79,6 +98,8 @@ def fill(w: Work, decoded: Decoded) -> None:
     w.edition = decoded.edition
     w.wire = decoded.wire_form
     w.deviations = decoded.deviations
+    if len(w.mn or "") <= 64 and len(w.st or "") <= 4 and len(w.cn or "") <= 8 and len(w.qn or "") <= 24:
+        return  # the usual case: every value fits its column (TEXT_LIMITS)
     for name, limit in TEXT_LIMITS:
         value = getattr(w, name)
         if value is not None and len(value) > limit:
@@ -101,39 +122,44 @@ def items(decoded: Decoded) -> dict[str, dict[str, str]]:
     return {} if packet is None else items_of(packet.cp)
 
 
+_DATA_TS: dict[tuple[str, int], int | None] = {}
+
+
 def data_ts(decoded: Decoded, utc_offset_min: int) -> int | None:
-    """DataTime as Unix seconds UTC (``None`` when absent or not a time)."""
+    """DataTime as Unix seconds UTC (``None`` when absent or not a time). Stations report on the
+    same minute and hour boundaries, so the conversions are remembered (a few thousand)."""
     packet = decoded.packet
-    local = None if packet is None else packet.data_time
-    return None if local is None else to_ts(local, utc_offset_min)
+    text = None if packet is None else packet.cp_map.get("DataTime")
+    if text is None:
+        return None
+    key = (text, utc_offset_min)
+    ts = _DATA_TS.get(key, -1)
+    if ts == -1:
+        local = parse_time(text)
+        ts = None if local is None else to_ts(local, utc_offset_min)
+        if len(_DATA_TS) >= 8192:
+            _DATA_TS.clear()
+        _DATA_TS[key] = ts
+    return ts
 
 
-def make_readings(
-    w: Work,
-    decoded: Decoded,
-    utc_offset_min: int,
-    fields: Mapping[str, Mapping[str, str]] | None,
-    *,
-    digest: bool,
+def set_data(
+    w: Work, decoded: Decoded, utc_offset_min: int, fields: Mapping[str, Mapping[str, str]] | None
 ) -> None:
-    """Set the frame's data time (UTC) and its readings and their digest: from ``fields`` (the
-    merged items of a set of sub-packets) or, when None, from the frame's own CP."""
+    """Set the frame's data time (UTC) and where its readings will come from: ``fields`` (the
+    merged items of a completed set of sub-packets) or, when None, the frame's own CP pairs. The
+    storage process makes the readings (``values``) if it accepts the frame."""
     packet = decoded.packet
     if packet is None:
         return
     w.data_ts = ts = data_ts(decoded, utc_offset_min)
     if ts is None:
         return
+    w.utc_offset_min = utc_offset_min
     if fields is None:
-        made = planned_readings(packet.cn, packet.st, packet.cp, ts, utc_offset_min, digest=digest)
-        if made is not None:
-            w.granularity, w.readings, w.digest = made
-            return
-        fields = items_of(packet.cp)
-    if fields:
-        w.granularity, w.readings, w.digest = frame_readings(
-            packet.cn, packet.st, fields, ts, utc_offset_min, digest=digest
-        )
+        w.source = packet.cp
+    elif fields:
+        w.source = {code: dict(values) for code, values in fields.items()}
 
 
 def station_key(station: Station) -> bytes | None:

@@ -3,10 +3,11 @@ unframed bytes), in arrival order per connection, and state events for connectio
 closing.
 
 The network process fills in everything it can decide without the database (decoding,
-authentication, quarantine reason, the answer to send after commit, the readings and their digest);
-the storage process decides what needs the database (frame id, duplicate or new, enrolment, leaf
-index) and commits. ``Work.record()`` is the frame as it crosses to the storage process: a flat
-tuple of plain values (``RECORD_FIELDS`` order), serialised with ``marshal``.
+authentication, quarantine reason, the answer to send after commit, the factor items the readings
+come from); the storage process decides what needs the database (frame id, duplicate or new,
+enrolment, leaf index), makes the readings of the frames it accepts and their digest, and commits.
+``Work.record()`` is the frame as it crosses to the storage process: a flat tuple of plain values
+(``RECORD_FIELDS`` order), serialised with ``marshal``.
 """
 
 from __future__ import annotations
@@ -14,15 +15,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from envtrace.ingest.leaf import static_parts
+
 if TYPE_CHECKING:
     from envtrace.ingest.session import StationConnection
 
 # Status decided on the loop; "data" is resolved by the writer into accepted / duplicate / partial.
 DATA = "data"
 
-# A reading as it crosses to the storage process: (shape mask, parameter, *the values present), the
-# values in ``store.series.OPTIONAL_COLUMNS`` order, only those whose bit is set in the mask.
+# A reading as the storage process makes it: (shape mask, parameter, *the values present), the values
+# in ``store.series.OPTIONAL_COLUMNS`` order, only those whose bit is set in the mask.
 ReadingRow = tuple[Any, ...]
+# Where a data frame's readings come from: its own CP pairs (a tuple of (key, value)) or, for the
+# part that completes a set of sub-packets, the merged items of the set ({code: {suffix: value}}).
+Source = tuple[tuple[str, str], ...] | dict[str, dict[str, str]] | None
 
 RECORD_FIELDS = (
     "received_us",
@@ -46,11 +52,11 @@ RECORD_FIELDS = (
     "status",
     "q_kind",
     "q_reason",
-    "granularity",
     "final_part",
     "gap_ok",
-    "readings",
-    "digest",
+    "source",
+    "utc_offset_min",
+    "leaf_parts",
 )
 
 
@@ -58,17 +64,16 @@ class Work:
     """One received frame on its way to the database, as the network side keeps it until commit."""
 
     __slots__ = (
+        "after",
         "answer",
         "cn",
         "conn",
         "data_ts",
         "deviations",
-        "digest",
         "edition",
         "enrol_hash",
         "final_part",
         "flag",
-        "granularity",
         "header",
         "mn",
         "peer",
@@ -79,13 +84,14 @@ class Work:
         "q_reason",
         "qn",
         "raw",
-        "readings",
         "received_us",
         "request_qn",
         "rf",
+        "source",
         "st",
         "station_id",
         "status",
+        "utc_offset_min",
         "wire",
     )
 
@@ -113,31 +119,39 @@ class Work:
         self.status = "quarantined"
         self.q_kind: str | None = None
         self.q_reason: str | None = None
-        self.granularity: str | None = None
-        self.readings: list[ReadingRow] = []
-        self.digest: str | None = None
+        self.source: Source = None
+        self.utc_offset_min = 480
         self.final_part = True
         self.request_qn: str | None = None
         self.answer: bytes | None = None
+        # what the gateway does once the frame is committed (a 2025 key request, identity report)
+        self.after: tuple[str, Mapping[str, str]] | None = None
 
     def quarantine(self, kind: str, reason: str) -> Work:
         self.status = "quarantined"
         self.q_kind = kind
         self.q_reason = reason
-        self.readings = []
-        self.digest = None
+        self.source = None
         return self
 
     def refuse(self, reason: str) -> Work:
         self.status = "refused"
         self.q_kind = "auth"
         self.q_reason = reason
-        self.readings = []
-        self.digest = None
+        self.source = None
         return self
 
-    def record(self) -> tuple[Any, ...]:
-        """The frame for the storage process (``RECORD_FIELDS`` order; plain values only)."""
+    def record(self, *, seal: bool = True) -> tuple[Any, ...]:
+        """The frame for the storage process (``RECORD_FIELDS`` order; plain values only), with
+        its leaf pre-rendered around the holes the storage process fills (``leaf.py``) when sealing."""
+        parts = None
+        if seal:
+            parts = static_parts(
+                cn=self.cn, data_ts=self.data_ts, deviations=self.deviations, edition=self.edition,
+                mn=self.mn, peer=self.peer, pno=self.pno, pnum=self.pnum, qn=self.qn, q_kind=self.q_kind,
+                q_reason=self.q_reason, raw=self.raw, received_us=self.received_us, rf=self.rf,
+                wire=self.wire,
+            )  # fmt: skip
         return (
             self.received_us,
             self.peer,
@@ -160,11 +174,11 @@ class Work:
             self.status,
             self.q_kind,
             self.q_reason,
-            self.granularity,
             self.final_part,
             not self.rf and self.request_qn is None,  # live data: a jump past the newest may be a gap
-            self.readings,
-            self.digest,
+            self.source,
+            self.utc_offset_min,
+            parts,
         )
 
 

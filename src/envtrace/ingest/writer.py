@@ -7,10 +7,11 @@ station state. Only after the commit does it report the batch (``Committed``) to
 process, which then sends that batch's answers. An answer therefore never leaves before its frame
 is durable.
 
-Per frame the writer does no more than what needs the database or the batch's order: the network
-process has already decoded the frame, made its readings (grouped by shape) and their digest. The
-raw-frame leaf is rendered by ``raw_frame_leaf`` (canonical JSON, byte for byte what
-``store.encode_leaf`` gives, without the generic encoder's checks).
+The network process has decoded the frame and passes its factor items (``Work.source``); the
+writer makes the readings of the frames it accepts, with their digest (``values``: rows grouped by
+shape, the digest assembled from canonical JSON pieces). The raw-frame leaf comes pre-rendered
+around its five holes (``leaf``); the writer fills them (canonical JSON, byte for byte what
+``store.encode_leaf`` gives).
 
 Resources
     Duplicate detection keeps, per (station, CN), the newest DataTime and the recent keys in
@@ -32,13 +33,16 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import astuple
-from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from sqlalchemy import Connection, Engine, exc
 
-from envtrace.ingest.work import DATA, RECORD_FIELDS, ReadingRow
+from envtrace.ingest.leaf import LeafParts, assemble, static_parts
+from envtrace.ingest.payloads import PAYLOAD_CNS, payload_rows
+from envtrace.ingest.values import frame_readings, items_of, planned_readings
+from envtrace.ingest.work import DATA, RECORD_FIELDS, ReadingRow, Source
 from envtrace.store import append_encoded, encode_leaf, read_head, write_transaction
+from envtrace.store.payloads import add_resends, insert_payloads
 from envtrace.store.raw import allocate_frame_ids, insert_frames, insert_quarantine, latest_data_ts, seen_keys
 from envtrace.store.series import insert_reading_shapes
 from envtrace.store.state import StateUpdate, apply_state
@@ -98,18 +102,19 @@ class Item:
     status: str
     q_kind: str | None
     q_reason: str | None
-    granularity: str | None
     final_part: bool
     gap_ok: bool
-    readings: list[ReadingRow]
-    digest: str | None
+    source: Source
+    utc_offset_min: int
+    leaf_parts: LeafParts | None
 
     def __init__(self, record: Sequence[Any]) -> None:
         (
             self.received_us, self.peer, self.raw, self.mn, self.pw, self.st, self.cn, self.qn,
             self.flag, self.pnum, self.pno, self.rf, self.data_ts, self.edition, self.wire,
             self.deviations, self.station_id, self.enrol_hash, self.status, self.q_kind,
-            self.q_reason, self.granularity, self.final_part, self.gap_ok, self.readings, self.digest,
+            self.q_reason, self.final_part, self.gap_ok, self.source, self.utc_offset_min,
+            self.leaf_parts,
         ) = record  # fmt: skip
         self.frame_id: int | None = None
         self.leaf_index: int | None = None
@@ -120,15 +125,25 @@ class Item:
         self.status = "quarantined"
         self.q_kind = kind
         self.q_reason = reason
-        self.readings = []
-        self.digest = None
+        self.source = None
 
     def refuse(self, reason: str) -> None:
         self.status = "refused"
         self.q_kind = "auth"
         self.q_reason = reason
-        self.readings = []
-        self.digest = None
+        self.source = None
+
+    def readings(self, *, digest: bool) -> tuple[str | None, list[ReadingRow], str | None]:
+        """(granularity, rows, readings_sha256) of this frame (``values``; none without a source)."""
+        source, cn, ts = self.source, self.cn or "", self.data_ts
+        if source is None or ts is None:
+            return None, [], None
+        if type(source) is dict:
+            return frame_readings(cn, self.st, source, ts, self.utc_offset_min, digest=digest)
+        made = planned_readings(cn, self.st, source, ts, self.utc_offset_min, digest=digest)  # type: ignore[arg-type]
+        if made is not None:
+            return made
+        return frame_readings(cn, self.st, items_of(source), ts, self.utc_offset_min, digest=digest)  # type: ignore[arg-type]
 
 
 class _Series:
@@ -142,33 +157,17 @@ class _Series:
         self.interval = interval
 
 
-def _text(value: str | None) -> str:
-    return "null" if value is None else encode_basestring_ascii(value)
-
-
-def _int(value: int | None) -> str:
-    return "null" if value is None else str(int(value))
-
-
 def raw_frame_leaf(w: Item, readings: int, digest: str | None) -> bytes:
-    """The raw-frame leaf (docs/store.md): the canonical JSON ``encode_leaf("raw_frame", {...})``
-    gives for the same fields (keys sorted, ASCII, no spaces), rendered directly."""
-    quarantine = (
-        "null"
-        if w.q_kind is None
-        else f'{{"kind":{encode_basestring_ascii(w.q_kind)},"reason":{_text(w.q_reason)}}}'
-    )
-    deviations = ",".join([encode_basestring_ascii(d) for d in w.deviations])
-    return (
-        f'{{"cn":{_text(w.cn)},"data_ts":{_int(w.data_ts)},"deviations":[{deviations}],'
-        f'"edition":{_text(w.edition)},"frame_id":{_int(w.frame_id)},"kind":"raw_frame",'
-        f'"mn":{_text(w.mn)},"peer":{encode_basestring_ascii(w.peer)},"pno":{_int(w.pno)},'
-        f'"pnum":{_int(w.pnum)},"qn":{_text(w.qn)},"quarantine":{quarantine},"raw_len":{len(w.raw)},'
-        f'"raw_sha256":"{hashlib.sha256(w.raw).hexdigest()}","readings":{int(readings)},'
-        f'"readings_sha256":{_text(digest)},"received_us":{int(w.received_us)},'
-        f'"rf":{"true" if w.rf else "false"},"station_id":{_int(w.station_id)},'
-        f'"status":{encode_basestring_ascii(w.status)},"v":1,"wire":{encode_basestring_ascii(w.wire)}}}'
-    ).encode("ascii")
+    """The raw-frame leaf (docs/store.md): what ``encode_leaf("raw_frame", raw_frame_payload(...))``
+    gives, from the network process's pre-rendered parts unless the writer changed the frame."""
+    parts = w.leaf_parts
+    if parts is None or w.changed:
+        parts = static_parts(
+            cn=w.cn, data_ts=w.data_ts, deviations=w.deviations, edition=w.edition, mn=w.mn,
+            peer=w.peer, pno=w.pno, pnum=w.pnum, qn=w.qn, q_kind=w.q_kind, q_reason=w.q_reason,
+            raw=w.raw, received_us=w.received_us, rf=w.rf, wire=w.wire,
+        )  # fmt: skip
+    return assemble(parts, w.frame_id, readings, digest, w.station_id, w.status)
 
 
 def raw_frame_payload(w: Item, readings: int, digest: str | None) -> dict[str, object]:
@@ -264,13 +263,17 @@ class Writer:
         enrolled: list[Station] = []
         seal = self._seal
         with write_transaction(self._engine) as conn:
-            base = read_head(conn, for_update=True).size if seal else 0
+            head = read_head(conn, for_update=True) if seal else None
+            base = head.size if head is not None else 0
             ids = allocate_frame_ids(conn, len(works))
             leaves: list[tuple[str, bytes]] = []
             frame_rows: list[tuple[Any, ...]] = []
             q_rows: list[tuple[Any, ...]] = []
             shapes: dict[int, list[tuple[Any, ...]]] = {}
             states: dict[int, list[Any]] = {}
+            resends: dict[int, list[int]] = {}  # RF=1 frames per station: frames, filled, duplicates, last_us
+            measurements: list[tuple[Any, ...]] = []  # 2025 payloads that are not readings (payloads.py)
+            checks: list[tuple[Any, ...]] = []
             for w, frame_id in zip(works, ids, strict=True):
                 w.frame_id = frame_id
                 if w.enrol_hash is not None and w.station_id is None:
@@ -286,17 +289,18 @@ class Writer:
                 sid = w.station_id
                 count = 0
                 digest = None
-                if status == "accepted":
-                    readings = w.readings
+                if status == "accepted" and w.source is not None:
+                    granularity, readings, digest = w.readings(digest=seal)
                     count = len(readings)
                     if readings and sid is not None:
-                        digest = w.digest
-                        granularity, data_ts = w.granularity, w.data_ts
+                        data_ts = w.data_ts
                         for r in readings:
                             rows = shapes.get(r[0])
                             if rows is None:
                                 rows = shapes[r[0]] = []
                             rows.append((sid, granularity, r[1], data_ts, *r[2:], frame_id))
+                    else:
+                        digest = None
                 if seal:
                     w.leaf_index = base + len(leaves)
                     leaves.append(("raw_frame", raw_frame_leaf(w, count, digest)))
@@ -324,6 +328,18 @@ class Writer:
                         crc = next((d for d in w.deviations if d.startswith("crc")), None)
                         if crc is not None:
                             s[7] = crc
+                    if w.rf:
+                        rs = resends.get(sid)
+                        if rs is None:
+                            rs = resends[sid] = [0, 0, 0, 0]
+                        rs[0] += 1
+                        rs[1] += status == "accepted" and w.final_part
+                        rs[2] += status == "duplicate"
+                        rs[3] = max(rs[3], w.received_us)
+                    if status == "accepted" and w.cn in PAYLOAD_CNS and w.data_ts is not None:
+                        made = payload_rows(w.cn, w.source, sid, w.data_ts, w.utc_offset_min, frame_id)
+                        measurements.extend(made[0])
+                        checks.extend(made[1])
             for event in batch:
                 if type(event) is not Item:
                     station_id, online, peer, at_us = event  # type: ignore[misc]
@@ -335,7 +351,7 @@ class Writer:
                     if online:
                         s[2] = at_us
             if leaves:
-                got = append_encoded(conn, leaves)
+                got = append_encoded(conn, leaves, head=head)
                 if got[0] != base:  # pragma: no cover - the head row is locked
                     raise RuntimeError(f"ledger moved under the writer: {got[0]} != {base}")
             insert_frames(conn, frame_rows)
@@ -348,6 +364,8 @@ class Writer:
                     for sid, s in states.items()
                 ],
             )
+            insert_payloads(conn, measurements, checks)
+            add_resends(conn, resends)
         return gaps, enrolled
 
     def _enrol(self, conn: Connection, w: Item) -> Station | None:
@@ -365,6 +383,7 @@ class Writer:
                 edition=w.edition or "2017",
                 approved=False,
                 enrolled_us=w.received_us,
+                seal=False,  # the station_enrolment leaf of this frame seals it
             )
             station = get_station(conn, mn)
             if station is None or station.id != sid:  # pragma: no cover
@@ -403,8 +422,7 @@ class Writer:
             series.newest = ts
         elif item in series.recent or item in seen_keys(conn, sid, cn, [ts]):
             w.status = "duplicate"
-            w.readings = []
-            w.digest = None
+            w.source = None
             return
         series.recent.add(item)
         if len(series.recent) > RECENT_LIMIT:

@@ -9,6 +9,10 @@ nodes, checkpoints), ``partitions`` (PostgreSQL monthly partitions of readings).
 from envtrace.store.engine import connect, is_sqlite, write_transaction
 from envtrace.store.errors import (
     BadRegistryRow,
+    CommandRefused,
+    KeyNotFound,
+    KeyRefused,
+    KeyStoreUnavailable,
     LedgerInconsistent,
     NodeNotFound,
     NotCanonical,
@@ -56,6 +60,10 @@ from envtrace.store.stations import (
 
 __all__ = [
     "BadRegistryRow",
+    "CommandRefused",
+    "KeyNotFound",
+    "KeyRefused",
+    "KeyStoreUnavailable",
     "Leaf",
     "LedgerHead",
     "LedgerInconsistent",

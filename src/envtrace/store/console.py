@@ -30,6 +30,7 @@ from envtrace.store.hourly import AqiValue, rollup_aqi, rollup_value, station_aq
 from envtrace.store.readings import reading
 from envtrace.store.registry import enterprise, monitoring_point, parameter, station, station_parameter
 from envtrace.store.rollups import reading_day_stats, reading_hour_stats
+from envtrace.store.stations import registry_state, seal_registry
 
 EFFECTIVE_MINUTES = 45
 RAW_GRANULARITIES = ("min", "rtd")
@@ -827,14 +828,24 @@ def insert_point(
     return int(key[0])
 
 
-def update_station(conn: Connection, station_id: int, values: dict[str, object]) -> bool:
-    """Edit a station's registry fields (name, point, kind, enabled, tolerant); never its keys."""
+def update_station(
+    conn: Connection, station_id: int, values: dict[str, object], *, by: str | None = None
+) -> bool:
+    """Edit a station's registry fields (name, point, kind, enabled, tolerant); never its keys.
+
+    A change is sealed in the same transaction (``station_registry`` leaf naming ``by``)."""
     allowed = {"name", "point_id", "kind", "enabled", "tolerant", "utc_offset_min"}
     clean = {k: v for k, v in values.items() if k in allowed}
-    q = update(station).where(station.c.id == station_id)
+    before = conn.execute(select(station).where(station.c.id == station_id)).mappings().one_or_none()
+    if before is None:
+        return False
     if not clean:
-        return station_by_id(conn, ALL, station_id) is not None
-    return bool(conn.execute(q.values(**clean)).rowcount)
+        return True
+    conn.execute(update(station).where(station.c.id == station_id).values(**clean))
+    after = conn.execute(select(station).where(station.c.id == station_id)).mappings().one()
+    if registry_state(after) != registry_state(before):
+        seal_registry(conn, station_id, event="updated", by=by)
+    return True
 
 
 def approve_station(conn: Connection, station_id: int, *, by: str, now_ts: int) -> bool:

@@ -6,11 +6,13 @@ connection keeps a page cache of ``SQLITE_CACHE_KIB`` (the indexes of the hot ta
 and its temporary structures in memory. PostgreSQL URLs are given in the usual ``postgresql://``
 form and driven by psycopg 3.
 
-``bulk_insert`` is the hot paths' way to insert many rows. SQLite: prepared multi-row ``INSERT ...
+``bulk_insert`` is the hot paths' way to insert many rows (through ``driver_execute``: the DB-API
+cursor, errors translated as SQLAlchemy would). SQLite: prepared multi-row ``INSERT ...
 VALUES (...), (...), ...`` statements of ``SQLITE_ROWS_PER_INSERT`` rows run by ``executemany`` (a
 statement's set-up, such as the list of a ``CHECK (x IN (...))`` constraint, is paid per
 statement, not per row). PostgreSQL: **one** statement for the whole set, ``INSERT ... SELECT * FROM
-unnest(%s::type[], ...)``: one round trip whatever the number of rows.
+unnest(%s::type[], ...)`` with the arrays sent in psycopg's binary format: one round trip
+whatever the number of rows.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from contextlib import contextmanager
 from itertools import chain
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, create_engine, event
+from sqlalchemy import Connection, Engine, Table, create_engine, event, exc
 from sqlalchemy.engine import URL, make_url
 
 from envtrace.store.errors import UnsupportedDatabase
@@ -146,6 +148,37 @@ def bulk_insert_sql(
     return sql
 
 
+def driver_execute(
+    conn: Connection, sql: str, params: Any = (), *, many: bool = False
+) -> list[tuple[Any, ...]]:
+    """Run driver-level ``sql`` on the DB-API cursor of ``conn`` (in its transaction) and return the
+    rows it selects, without SQLAlchemy's per-statement machinery (tens of µs a statement, which
+    counts when a batch is a few frames). PostgreSQL parameters go in psycopg's binary format (an
+    array of thousands of values is not turned into text for the server to parse). Driver errors
+    become SQLAlchemy's, as ``exec_driver_sql`` would raise them; a connection the error broke is
+    invalidated."""
+    driver = conn.connection.driver_connection
+    if driver is None:  # pragma: no cover - an invalidated connection
+        raise exc.InvalidRequestError("the connection is closed")
+    error_base: type[Exception] = conn.dialect.loaded_dbapi.Error
+    postgres = conn.dialect.name == "postgresql"
+    cursor = driver.cursor()
+    try:
+        if many:
+            cursor.executemany(sql, params)
+        elif postgres:
+            cursor.execute(sql, params, binary=True)
+        else:
+            cursor.execute(sql, params)
+        return [tuple(r) for r in cursor.fetchall()] if cursor.description else []
+    except error_base as error:
+        if postgres and (driver.closed or getattr(driver, "broken", False)):  # the server went away
+            conn.invalidate(error)
+        raise exc.DBAPIError.instance(sql, params, error, error_base) from error
+    finally:
+        cursor.close()
+
+
 def bulk_insert(
     conn: Connection,
     table: Table,
@@ -164,21 +197,22 @@ def bulk_insert(
     if not rows:
         return
     if conn.dialect.name == "postgresql":
-        sql = bulk_insert_sql(conn, table, columns, suffix)
-        conn.exec_driver_sql(sql, tuple(list(column) for column in zip(*rows, strict=True)))
+        driver_execute(
+            conn,
+            bulk_insert_sql(conn, table, columns, suffix),
+            tuple(list(column) for column in zip(*rows, strict=True)),
+        )
         return
     width = len(columns)
     per = max(1, min(SQLITE_ROWS_PER_INSERT, SQLITE_MAX_PARAMS // width))
     cut = len(rows) - len(rows) % per if per > 1 else 0
     if cut:
         flat = chain.from_iterable
-        conn.exec_driver_sql(
+        driver_execute(
+            conn,
             bulk_insert_sql(conn, table, columns, suffix, rows=per),
             [tuple(flat(rows[k : k + per])) for k in range(0, cut, per)],
+            many=True,
         )
     if cut < len(rows):
-        rest = rows[cut:]
-        conn.exec_driver_sql(
-            bulk_insert_sql(conn, table, columns, suffix),
-            rest if isinstance(rest, list) else list(rest),  # type: ignore[arg-type]
-        )
+        driver_execute(conn, bulk_insert_sql(conn, table, columns, suffix), rows[cut:], many=True)

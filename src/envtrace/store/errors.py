@@ -10,7 +10,11 @@
     ├── NodeNotFound             a proof asked for a perfect subtree the log does not hold (yet)
     ├── StationNotFound          no station has this MN
     ├── StationExists            a station with this MN is already registered
-    └── BadRegistryRow           a registry CSV row cannot be used (names the line and the field)
+    ├── BadRegistryRow           a registry CSV row cannot be used (names the line and the field)
+    ├── KeyRefused               an SM4 key refused by the key policy (names the rule, never the key)
+    ├── KeyStoreUnavailable      the station-key master key is missing or unreadable (names the path)
+    ├── KeyNotFound              no such station key (names the station and key id)
+    └── CommandRefused           a command for a station that cannot be queued (names the reason)
 """
 
 from __future__ import annotations
@@ -86,4 +90,38 @@ class BadRegistryRow(StoreError):
         self.line = line
         self.field = field
         self.value = value
+        self.reason = reason
+
+
+class KeyRefused(StoreError):
+    """An SM4 key that the key policy refuses (HJ 212-2025 §6.4.3 f/g: no fixed or patterned keys).
+
+    The message names the station and the rules the key breaks; the key itself is never in it."""
+
+    def __init__(self, mn: str, problems: list[str]) -> None:
+        super().__init__(f"SM4 key for station {mn!r} refused: {'; '.join(problems)}")
+        self.mn = mn
+        self.problems = problems
+
+
+class KeyStoreUnavailable(StoreError):
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"station-key master key {path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class KeyNotFound(StoreError):
+    def __init__(self, mn: str, key_id: str | None) -> None:
+        what = f"key {key_id!r}" if key_id else "a usable key"
+        super().__init__(f"station {mn!r} has no {what}")
+        self.mn = mn
+        self.key_id = key_id
+
+
+class CommandRefused(StoreError):
+    def __init__(self, mn: str, kind: str, reason: str) -> None:
+        super().__init__(f"command {kind} for station {mn!r} refused: {reason}")
+        self.mn = mn
+        self.kind = kind
         self.reason = reason

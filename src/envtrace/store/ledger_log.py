@@ -30,9 +30,9 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, select
 
 from envtrace.ledger import CompactRange, frontier_ids, leaf_hash
-from envtrace.store.engine import bulk_insert, param_marks
+from envtrace.store.engine import bulk_insert, driver_execute, param_marks
 from envtrace.store.errors import LedgerInconsistent, NodeNotFound, NotCanonical
-from envtrace.store.ledger_tables import ledger_checkpoint, ledger_head, ledger_leaf, ledger_node
+from envtrace.store.ledger_tables import ledger_checkpoint, ledger_leaf, ledger_node
 
 LEAF_VERSION = 1
 
@@ -148,13 +148,12 @@ def _cache_for(conn: Connection) -> _Cache:
 
 def read_head(conn: Connection, *, for_update: bool = False) -> LedgerHead:
     """The head row; ``for_update`` locks it on PostgreSQL (SQLite ignores it)."""
-    query = select(ledger_head.c.size, ledger_head.c.root, ledger_head.c.updated_us).where(
-        ledger_head.c.id == 1
-    )
-    if for_update:
-        query = query.with_for_update()
-    row = conn.execute(query).one()
-    return LedgerHead(int(row.size), bytes(row.root), int(row.updated_us))
+    lock = " FOR UPDATE" if for_update and conn.dialect.name == "postgresql" else ""
+    rows = driver_execute(conn, f"SELECT size, root, updated_us FROM ledger_head WHERE id = 1{lock}")
+    if len(rows) != 1:
+        raise LedgerInconsistent(0, b"", b"")  # pragma: no cover - the migration writes the row
+    size, root, updated_us = rows[0]
+    return LedgerHead(int(size), bytes(root), int(updated_us))
 
 
 def get_node(conn: Connection, level: int, index: int) -> bytes:
@@ -198,13 +197,21 @@ def append_many(conn: Connection, records: Iterable[tuple[str, Mapping[str, obje
 
 
 def append_encoded(
-    conn: Connection, leaves: Sequence[tuple[str, bytes]], *, now_us: int | None = None
+    conn: Connection,
+    leaves: Sequence[tuple[str, bytes]],
+    *,
+    now_us: int | None = None,
+    head: LedgerHead | None = None,
 ) -> list[int]:
-    """Append leaves whose bytes are already canonical (``encode_leaf``): the gateway's hot path."""
+    """Append leaves whose bytes are already canonical (``encode_leaf``): the gateway's hot path.
+
+    ``head``: the head row as the caller read it with ``read_head(conn, for_update=True)`` in this
+    same transaction (saves reading it again)."""
     if not leaves:
         return []
     now = time.time_ns() // 1000 if now_us is None else now_us
-    head = read_head(conn, for_update=True)
+    if head is None:
+        head = read_head(conn, for_update=True)
     cache = _cache_for(conn)
     with cache.lock:
         if cache.cr is None or cache.cr.size != head.size or cache.root != head.root:
@@ -221,7 +228,8 @@ def append_encoded(
             node_rows = [(n.level, n.index, n.hash) for n in nodes if n.level]
             bulk_insert(conn, ledger_leaf, _LEAF_COLUMNS, leaf_rows)
             bulk_insert(conn, ledger_node, _NODE_COLUMNS, node_rows)
-            conn.exec_driver_sql(
+            driver_execute(
+                conn,
                 f"UPDATE ledger_head SET size = {_mark(conn)}, root = {_mark(conn)}, "
                 f"updated_us = {_mark(conn)} WHERE id = 1",
                 (cr.size, root, now),

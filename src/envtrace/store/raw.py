@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, RowMapping, func, select
 
-from envtrace.store.engine import bulk_insert
+from envtrace.store.engine import bulk_insert, driver_execute
 from envtrace.store.frames import quarantine, raw_frame
 
 RAW_FRAME_COLUMNS = (
@@ -49,12 +49,13 @@ def allocate_frame_ids(conn: Connection, count: int) -> list[int]:
     if count <= 0:
         return []
     if conn.dialect.name == "postgresql":
-        rows = conn.exec_driver_sql(
+        rows = driver_execute(
+            conn,
             "SELECT nextval(pg_get_serial_sequence('raw_frame', 'id')) FROM generate_series(1, %s)",
             (count,),
         )
         return sorted(int(r[0]) for r in rows)
-    top = conn.execute(select(func.max(raw_frame.c.id))).scalar()
+    ((top,),) = driver_execute(conn, "SELECT max(id) FROM raw_frame")
     start = int(top or 0) + 1
     return list(range(start, start + count))
 

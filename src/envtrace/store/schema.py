@@ -6,16 +6,20 @@ read ``metadata`` from this module.
 
 from __future__ import annotations
 
-from envtrace.store import (
+from envtrace.store import (  # HJ 212-2025
     accounts,
     alarms,
     detect_state,
     frames,
     hourly,
     ledger_tables,
+    payloads,
     readings,
     registry,
     rollups,
+    station_commands,
+    station_identity,
+    station_keys,
 )
 from envtrace.store.metadata import metadata
 
@@ -27,7 +31,11 @@ __all__ = [
     "hourly",
     "ledger_tables",
     "metadata",
+    "payloads",
     "readings",
     "registry",
     "rollups",
+    "station_commands",
+    "station_identity",
+    "station_keys",
 ]

@@ -12,6 +12,15 @@ Passwords
 Approval
     A station enrolled on first use by the gateway is *pending* (``approved`` false); staff approve
     it (``approve_station``), and the approval is itself a ledger record.
+
+Registry records
+    Registering a station and every later change of its registry fields is sealed in the same
+    transaction as a ``station_registry`` leaf (``registry_payload``): who, when, the event and the
+    whole sealed state (``REGISTRY_FIELDS`` and a fingerprint of the password hash). ``envtrace
+    verify`` compares each station's row with its newest such leaf, so a registry field edited in the
+    database behind the platform's back (a station disabled, its encryption switched off, its
+    password replaced) is found. The fingerprint is SHA-256 of the salted scrypt hash: it proves the
+    hash unchanged without publishing the salt an offline guess would need.
 """
 
 from __future__ import annotations
@@ -21,14 +30,21 @@ import hmac
 import os
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, RowMapping, func, insert, select, update
 
 from envtrace.store.errors import StationExists, StationNotFound
 from envtrace.store.ledger_log import append
 from envtrace.store.registry import STATION_KINDS, enterprise, monitoring_point, parameter, station
+
+REGISTRY_KIND = "station_registry"
+REGISTRY_FIELDS = (
+    "kind", "name", "st", "edition", "point_id", "encrypted", "tolerant", "utc_offset_min", "enabled",
+)  # fmt: skip
+_BOOL_FIELDS = frozenset({"encrypted", "tolerant", "enabled"})
 
 SCRYPT_N = 2048
 SCRYPT_R = 8
@@ -142,6 +158,40 @@ def get_station_by_id(conn: Connection, station_id: int) -> Station | None:
     return None if row is None else _station(row)
 
 
+def registry_state(row: Mapping[Any, Any]) -> dict[str, object]:
+    """The sealed registry state of a station row: ``REGISTRY_FIELDS`` and the password fingerprint."""
+    state: dict[str, object] = {}
+    for name in REGISTRY_FIELDS:
+        value = row[name]
+        if name in _BOOL_FIELDS:
+            value = bool(value)
+        elif name in ("point_id", "utc_offset_min") and value is not None:
+            value = int(value)
+        state["station_kind" if name == "kind" else name] = value  # "kind" names the leaf's kind
+    state["pw_fingerprint"] = hashlib.sha256(str(row["pw_hash"]).encode("ascii")).hexdigest()
+    return state
+
+
+def registry_payload(row: Mapping[Any, Any], *, event: str, by: str | None, ts: int) -> dict[str, object]:
+    """The payload of a ``station_registry`` leaf for ``row`` (a station row) after ``event``."""
+    return {
+        "station_id": int(row["id"]),
+        "mn": str(row["mn"]),
+        "event": event,
+        "by": by,
+        "ts": ts,
+        **registry_state(row),
+    }
+
+
+def seal_registry(conn: Connection, station_id: int, *, event: str, by: str | None) -> int:
+    """Append the station's current registry state as a ``station_registry`` leaf; its index."""
+    row = conn.execute(select(station).where(station.c.id == station_id)).mappings().one_or_none()
+    if row is None:
+        raise StationNotFound(str(station_id))
+    return append(conn, REGISTRY_KIND, registry_payload(row, event=event, by=by, ts=int(time.time())))
+
+
 def list_stations(conn: Connection, *, pending: bool | None = None) -> list[Station]:
     """Every station by MN; ``pending=True`` only those awaiting approval, False only approved."""
     query = select(station).order_by(station.c.mn)
@@ -167,9 +217,13 @@ def register_station(
     approved: bool = True,
     enrolled_us: int | None = None,
     sm4_key: str | None = None,
+    by: str | None = None,
+    seal: bool = True,
 ) -> int:
     """Insert a station; give ``pw`` (hashed here) or an existing ``pw_hash``. Returns its id.
 
+    The registration is sealed (``station_registry`` leaf, ``by`` the actor) unless ``seal`` is
+    false: the gateway's enrolment on first use seals its own ``station_enrolment`` record instead.
     Raises ``StationExists`` for a known MN and ``ValueError`` for an unknown kind or no password.
     """
     if kind not in STATION_KINDS:
@@ -202,6 +256,8 @@ def register_station(
     pk = result.inserted_primary_key
     if pk is None:
         raise StationNotFound(mn)
+    if seal:
+        seal_registry(conn, int(pk[0]), event="registered", by=by)
     return int(pk[0])
 
 
@@ -220,10 +276,16 @@ def update_station(
     utc_offset_min: int | None = None,
     enabled: bool | None = None,
     sm4_key: str | None = None,
+    by: str | None = None,
 ) -> Station:
-    """Change the given fields of a station (None leaves a field as it is); returns the result."""
+    """Change the given fields of a station (None leaves a field as it is); returns the result.
+
+    A change of a sealed registry field or of the password is sealed (``station_registry``)."""
+    before = conn.execute(select(station).where(station.c.mn == mn)).mappings().one_or_none()
+    if before is None:
+        raise StationNotFound(mn)
     values: dict[str, object] = {}
-    if pw is not None:
+    if pw is not None and not verify_password(pw, str(before["pw_hash"])):  # same PW: keep its hash
         values["pw_hash"] = hash_password(pw)
     if kind is not None:
         if kind not in STATION_KINDS:
@@ -243,9 +305,10 @@ def update_station(
         if value is not None:
             values[key] = value
     if values:
-        result = conn.execute(update(station).where(station.c.mn == mn).values(**values))
-        if result.rowcount == 0:
-            raise StationNotFound(mn)
+        conn.execute(update(station).where(station.c.id == before["id"]).values(**values))
+        after = conn.execute(select(station).where(station.c.id == before["id"])).mappings().one()
+        if registry_state(after) != registry_state(before):
+            seal_registry(conn, int(before["id"]), event="updated", by=by)
     found = get_station(conn, mn)
     if found is None:
         raise StationNotFound(mn)

@@ -42,6 +42,9 @@ WriteConn = Annotated[Connection, Depends(_write_conn, scope="function")]
 
 QUARANTINE_READERS = (Role.ADMIN, Role.MONITORING_STAFF, Role.ENFORCEMENT_OFFICER, Role.DISCIPLINE_INSPECTOR)
 AUDITORS = (Role.ADMIN, Role.DISCIPLINE_INSPECTOR)
+# The exact bytes of a frame carry the station's access password: those who handle evidence, and
+# an enterprise for its own stations (scoped), may download them; the rest see them masked.
+RAW_READERS = (*QUARANTINE_READERS, Role.ENTERPRISE)
 
 Public = Annotated[Principal, require(Role.PUBLIC)]
 AnyUser = Annotated[Principal, require(*ANY_USER)]
@@ -49,4 +52,5 @@ Staff = Annotated[Principal, require(*STAFF)]
 RegistryEditor = Annotated[Principal, require(*REGISTRY_EDITORS)]
 QuarantineReader = Annotated[Principal, require(*QUARANTINE_READERS)]
 Auditor = Annotated[Principal, require(*AUDITORS)]
+RawReader = Annotated[Principal, require(*RAW_READERS)]
 Admin = Annotated[Principal, require(Role.ADMIN)]

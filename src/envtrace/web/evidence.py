@@ -6,22 +6,43 @@ can become markup. The decoded view is the HJ 212 codec's reading of the stored 
 on every view (``envtrace.hj212.decode``: strict first, tolerant when only the known device
 deviations stand in the way; SM4-encrypted CPs with the station's registered key), so it shows what
 the bytes say, not what was stored from them. The access password PW is masked in the decoded
-header (the raw bytes keep it, as received). The inclusion proof is computed from the stored ledger
+header and in the raw bytes shown (``mask_password``; the database and evidence bundles keep the
+bytes as received, and the page gives their SHA-256). The inclusion proof is computed from the stored ledger
 nodes against the newest checkpoint that covers the leaf (or the current head) and verified before
 it is shown.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
 from sqlalchemy import Connection, select
 
-from envtrace.hj212 import Decoded, code_2017, decode, factor, parse_key
+from envtrace.hj212 import Decoded, code_2017, decode, factor
 from envtrace.ledger import LedgerError, inclusion_proof, leaf_hash, verify_inclusion
 from envtrace.store import console
 from envtrace.store.errors import StoreError
 from envtrace.store.ledger_log import node_getter
 from envtrace.store.ledger_tables import ledger_head, ledger_leaf
+from envtrace.store.station_keys import KeyVault, UsableKey, key_history
 from envtrace.web.models import CpItemOut, DecodedOut, InclusionProofOut
+
+_PW = re.compile(rb"(?<![A-Za-z])PW=([^;&]*)")
+
+
+def mask_password(raw: bytes) -> bytes:
+    """``raw`` with the station's access password (the header's ``PW=`` value) replaced by as many
+    ``*``: whoever reads a frame in the console must not learn what would let them send as the
+    station. The exact bytes stay in the database and in evidence bundles (their hash is sealed)."""
+    cp = raw.find(b"CP=&&")
+    head = raw if cp < 0 else raw[:cp]
+    found = _PW.search(head)
+    if found is None:
+        return raw
+    start, end = found.span(1)
+    return raw[:start] + b"*" * (end - start) + raw[end:]
 
 
 def safe_text(raw: bytes) -> str:
@@ -111,15 +132,35 @@ def _items(d: Decoded) -> list[CpItemOut]:
     return out
 
 
-def decoded_view(raw: bytes, sm4_key: str | None) -> DecodedOut:
-    """Decode ``raw`` again (strict, then tolerant), with the station's SM4 key when it has one."""
+def station_keys(conn: Connection, state_dir: Path, station_id: int, received_us: int) -> list[bytes]:
+    """The station's SM4 keys to try on a frame received at ``received_us``: those in use then
+    first (newest first), then its others. Keys are opened with the master key of ``state_dir``
+    (``store.station_keys``); none when that key is not there (the frame is then shown undecoded)."""
+    try:
+        vault = KeyVault.open(state_dir, create=False)
+        keys = key_history(conn, vault, station_ids=[station_id]).get(station_id, [])
+    except (StoreError, OSError):
+        return []
+
+    def in_use(k: UsableKey) -> bool:
+        end = k.ended_us if k.ended_us is not None else k.until_us
+        return k.created_us <= received_us and (end is None or received_us < end)
+
+    ordered = sorted(keys, key=lambda k: (not in_use(k), -k.created_us))
+    return [k.key for k in ordered]
+
+
+def decoded_view(raw: bytes, keys: Sequence[bytes] = ()) -> DecodedOut:
+    """Decode ``raw`` again (strict, then tolerant); an encrypted CP with each of the station's
+    SM4 ``keys`` in turn until one gives a conforming packet."""
     key = None
-    if sm4_key:
-        try:
-            key = parse_key(sm4_key)
-        except ValueError:
-            key = None
-    strict = decode(raw, key=key, strict=True)
+    strict = decode(raw, key=None, strict=True)
+    for candidate in keys:
+        attempt = decode(raw, key=candidate, strict=True)
+        if attempt.ok or key is None:
+            key, strict = candidate, attempt
+        if attempt.ok:
+            break
     d, mode, strict_error = strict, "strict", None
     if not strict.ok:
         tolerant = decode(raw, key=key, strict=False)

@@ -268,8 +268,14 @@ class DecodedOut(BaseModel):
 
 
 class FrameDetailOut(FrameOut):
-    raw_text: str = Field(description="The bytes as text, undecodable bytes shown as \\xNN")
-    raw_hex: str
+    raw_text: str = Field(
+        description="The bytes as text, undecodable bytes shown as \\xNN; the station's PW masked with *"
+    )
+    raw_hex: str = Field(description="The bytes in hex, the PW value masked (0x2a) as in raw_text")
+    raw_sha256: str = Field(
+        description="SHA-256 of the exact bytes received (sealed in the frame's leaf; evidence bundles "
+        "carry the bytes themselves)"
+    )
     wire: str
     deviations: str | None
     quarantine_kind: str | None

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
@@ -10,9 +12,9 @@ from fastapi.responses import Response
 
 from envtrace.store import console
 from envtrace.store.stations import get_station_by_id
-from envtrace.web.deps import AnyUser, QuarantineReader, ReadConn
+from envtrace.web.deps import AnyUser, Ctx, QuarantineReader, RawReader, ReadConn
 from envtrace.web.errors import NotFound
-from envtrace.web.evidence import decoded_view, inclusion, safe_text
+from envtrace.web.evidence import decoded_view, inclusion, mask_password, safe_text, station_keys
 from envtrace.web.models import (
     ERROR_RESPONSES,
     FrameDetailOut,
@@ -47,7 +49,7 @@ def list_frames(
     return FrameList(data=data, count=len(data), next_cursor=data[-1].id if len(data) == limit else None)
 
 
-def detail(conn: ReadConn, principal: AnyUser, frame_id: int) -> FrameDetailOut:
+def detail(conn: ReadConn, principal: AnyUser, frame_id: int, state_dir: Path) -> FrameDetailOut:
     found = console.frame(conn, principal.scope, frame_id)
     if found is None:
         raise NotFound(f"no frame {frame_id}")
@@ -57,25 +59,31 @@ def detail(conn: ReadConn, principal: AnyUser, frame_id: int) -> FrameDetailOut:
     ]
     base = FrameOut.model_validate(found.row, from_attributes=True).model_dump()
     station = None if found.row.station_id is None else get_station_by_id(conn, found.row.station_id)
+    keys = (
+        station_keys(conn, state_dir, station.id, found.row.received_us)
+        if station is not None and station.encrypted
+        else []
+    )
     proof = inclusion(conn, found.row.leaf_index)
     return FrameDetailOut(
         **base,
-        raw_text=safe_text(found.raw),
-        raw_hex=found.raw.hex(),
+        raw_text=safe_text(mask_password(found.raw)),
+        raw_hex=mask_password(found.raw).hex(),
+        raw_sha256=hashlib.sha256(found.raw).hexdigest(),
         wire=found.wire,
         deviations=found.deviations,
         quarantine_kind=found.quarantine_kind,
         quarantine_reason=found.quarantine_reason,
         readings=readings,
         proof=proof,
-        decoded=decoded_view(found.raw, None if station is None else station.sm4_key),
+        decoded=decoded_view(found.raw, keys),
         evidence_ready=proof is not None and proof.checkpoint_id is not None,
     )
 
 
 @router.get("/frames/{frame_id}", response_model=FrameDetailOut)
-def get_frame(frame_id: IdPath, principal: AnyUser, conn: ReadConn) -> FrameDetailOut:
-    return detail(conn, principal, frame_id)
+def get_frame(frame_id: IdPath, principal: AnyUser, conn: ReadConn, ctx: Ctx) -> FrameDetailOut:
+    return detail(conn, principal, frame_id, ctx.evidence.state_dir)
 
 
 @router.get(
@@ -83,7 +91,8 @@ def get_frame(frame_id: IdPath, principal: AnyUser, conn: ReadConn) -> FrameDeta
     response_class=Response,
     responses={200: {"content": {"application/octet-stream": {}}, "description": "The bytes as received"}},
 )
-def raw_bytes(frame_id: IdPath, principal: AnyUser, conn: ReadConn) -> Response:
+def raw_bytes(frame_id: IdPath, principal: RawReader, conn: ReadConn) -> Response:
+    """The exact bytes received, PW included (roles handling evidence; an enterprise its own)."""
     found = console.frame(conn, principal.scope, frame_id)
     if found is None:
         raise NotFound(f"no frame {frame_id}")

@@ -13,11 +13,13 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field, field_validator
 
 from envtrace.hj212 import parse_key
-from envtrace.store import StationExists, console, register_station
+from envtrace.store import KeyRefused, StationExists, console, register_station
 from envtrace.store.console import StationRow
 from envtrace.store.hourly import current_station_aqi, station_aqi
+from envtrace.store.station_keys import KeyVault, register_key
 from envtrace.web.air import ambient_limit
 from envtrace.web.aqi import AqiList, aqi_out
+from envtrace.web.context import WebContext
 from envtrace.web.deps import AnyUser, Ctx, ReadConn, RegistryEditor, WriteConn
 from envtrace.web.errors import BadRequest, Conflict, NotFound
 from envtrace.web.judged import JudgedSeriesOut, judged_series
@@ -94,15 +96,18 @@ def list_stations(
     return StationList(data=[station_out(s) for s in rows], count=len(rows))
 
 
-def create(conn: WriteConn, body: StationIn) -> int:
-    """Register a station (shared by the API and the registry form); errors are API errors."""
+def create(conn: WriteConn, body: StationIn, ctx: WebContext, *, by: str | None = None) -> int:
+    """Register a station (shared by the API and the registry form); errors are API errors.
+
+    The SM4 key goes to the key store (``store.station_keys``: sealed under the master key of the
+    state folder, policy-checked, its registration a ledger record), never into the registry row."""
     if body.encrypted and body.sm4_key is None:
         raise BadRequest("an encrypted (HJ 212-2025 SM4) station needs its SM4 key")
     if body.point_id is not None and not console.point_exists(conn, body.point_id):
         raise BadRequest(f"no monitoring point {body.point_id}")
     try:
         with conn.begin_nested():
-            return register_station(
+            sid = register_station(
                 conn,
                 mn=body.mn,
                 pw=body.pw,
@@ -114,8 +119,23 @@ def create(conn: WriteConn, body: StationIn) -> int:
                 encrypted=body.encrypted,
                 tolerant=body.tolerant,
                 utc_offset_min=body.utc_offset_min,
-                sm4_key=body.sm4_key,
+                by=by,
             )
+            if body.sm4_key is not None:
+                register_key(
+                    conn,
+                    KeyVault.open(ctx.evidence.state_dir),
+                    mn=body.mn,
+                    key_text=body.sm4_key,
+                    actor=by or "web",
+                    now_us=time.time_ns() // 1000,
+                    overlap_s=ctx.settings.key_overlap_s,
+                    context=(body.mn, body.pw),
+                    encrypt=body.encrypted,
+                )
+            return sid
+    except KeyRefused as exc:
+        raise BadRequest(str(exc)) from None
     except StationExists:
         raise Conflict(f"a station with MN {body.mn!r} exists") from None
     except ValueError as exc:
@@ -123,10 +143,10 @@ def create(conn: WriteConn, body: StationIn) -> int:
 
 
 @router.post("", response_model=StationOut, status_code=201)
-def create_station(body: StationIn, principal: RegistryEditor, conn: WriteConn) -> StationOut:
+def create_station(body: StationIn, principal: RegistryEditor, conn: WriteConn, ctx: Ctx) -> StationOut:
     """Register a station (approved): MN, PW (hashed by the store), kind, HJ 212 edition, SM4
     encryption and key, tolerance of device deviations, monitoring point."""
-    new_id = create(conn, body)
+    new_id = create(conn, body, ctx, by=principal.user.username if principal.user else None)
     return station_out(_station(conn, principal, new_id))
 
 
@@ -284,7 +304,8 @@ def patch_station(
         and not console.point_exists(conn, values["point_id"])
     ):
         raise BadRequest(f"no monitoring point {values['point_id']}")
-    if not console.update_station(conn, station_id, values):
+    by = principal.user.username if principal.user else None
+    if not console.update_station(conn, station_id, values, by=by):
         raise NotFound(f"no station {station_id}")
     return station_out(_station(conn, principal, station_id))
 

@@ -112,8 +112,9 @@ def add_point(
 
 @router.post("/console/registry/stations")
 def add_station(
-    _: RegistryEditor,
+    principal: RegistryEditor,
     conn: WriteConn,
+    ctx: Ctx,
     mn: Annotated[str, Form(min_length=1, max_length=32)],
     pw: Annotated[str, Form(min_length=1, max_length=64)],
     kind: Annotated[str, Form(max_length=16)],
@@ -143,14 +144,14 @@ def add_station(
         raise BadRequest(
             "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:3])
         ) from None
-    new_id = create(conn, body)
+    new_id = create(conn, body, ctx, by=principal.user.username if principal.user else None)
     return RedirectResponse(f"/console/stations/{new_id}", status_code=303)
 
 
 @router.post("/console/registry/stations/{station_id}")
 def edit_station(
     station_id: IdPath,
-    _: RegistryEditor,
+    principal: RegistryEditor,
     conn: WriteConn,
     name: OptText = None,
     point_id: Annotated[str | None, Form(max_length=20)] = None,
@@ -161,7 +162,8 @@ def edit_station(
         if not point_id.isdigit() or not console.point_exists(conn, int(point_id)):
             raise BadRequest(f"no monitoring point {point_id}")
         values["point_id"] = int(point_id)
-    if not console.update_station(conn, station_id, values):
+    by = principal.user.username if principal.user else None
+    if not console.update_station(conn, station_id, values, by=by):
         raise NotFound(f"no station {station_id}")
     return RedirectResponse(f"/console/stations/{station_id}", status_code=303)
 

@@ -141,8 +141,10 @@ def frames_page(
 
 
 @router.get("/console/frames/{frame_id}", response_class=HTMLResponse)
-def frame_page(frame_id: IdPath, request: Request, principal: AnyUser, conn: ReadConn) -> HTMLResponse:
-    d = detail(conn, principal, frame_id)
+def frame_page(
+    frame_id: IdPath, request: Request, principal: AnyUser, conn: ReadConn, ctx: Ctx
+) -> HTMLResponse:
+    d = detail(conn, principal, frame_id, ctx.evidence.state_dir)
     raw = bytes.fromhex(d.raw_hex)
     return render(request, principal, "console/frame.html", f=d, dump=hex_dump(raw))
 

@@ -241,7 +241,9 @@ def upgrade() -> None:
             "granularity IN ('rtd', 'min', 'hour', 'day')", name=op.f("ck_reading_granularity")
         ),
         sa.ForeignKeyConstraint(["station_id"], ["station.id"], name=op.f("fk_reading_station_id_station")),
-        sa.PrimaryKeyConstraint("station_id", "granularity", "parameter", "data_ts", name=op.f("pk_reading")),
+        # key order (station, granularity, data time, parameter): a frame's readings are adjacent in
+        # the index (one page written per frame, not one per parameter); see store/readings.py
+        sa.PrimaryKeyConstraint("station_id", "granularity", "data_ts", "parameter", name=op.f("pk_reading")),
         postgresql_partition_by="RANGE (data_ts)",
     )
     with op.batch_alter_table("reading", schema=None) as batch_op:
