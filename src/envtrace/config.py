@@ -61,7 +61,7 @@ class Settings(BaseSettings):
     history_timeout_s: float = Field(
         120.0, description="Forget a history request the station has not finished after this long."
     )
-    # --- HJ 212-2025: SM4 keys, station commands, identity (docs/hj212-2025.md)
+    # --- HJ 212-2025: SM4 keys, station commands, identity (docs/keys.md, docs/gateway.md)
     key_overlap_s: float = Field(
         86_400.0,
         description="After a station takes a new SM4 key, its previous key is still tried this many "
@@ -98,6 +98,11 @@ class Settings(BaseSettings):
         "either",
         description="A CN 2062 standard-sample check fails on the station's ResultType=0, on the "
         "platform's HJ 75 drift judgement (needs the analyser span), or on either.",
+    )
+    rollup_standard_check_scope: Literal["until_pass", "hour"] = Field(
+        "until_pass",
+        description="A failed CN 2062 standard-sample check invalidates the parameter's hours until the "
+        "next passing check (HJ 75 practice, unconfirmed) or only the hour the check started in.",
     )
     # --- background worker, live detection and alarms (envtrace.alarms.live, docs/live-detection.md)
     worker: bool = Field(

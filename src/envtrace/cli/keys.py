@@ -4,7 +4,7 @@ Keys are sealed in the database under the master key of the state folder
 (``<state_dir>/station-keys/master.key``; ``--state-dir`` or ``ENVTRACE_STATE_DIR``, else beside
 the SQLite file). A key is never printed, never logged: commands show key ids and fingerprints.
 ``register`` reads the key from standard input (or a hidden prompt) unless ``--key`` is given, so
-that it does not appear in the process list or the shell history. Lifecycle: docs/hj212-2025.md.
+that it does not appear in the process list or the shell history. Lifecycle: docs/keys.md.
 """
 
 from __future__ import annotations

@@ -49,7 +49,7 @@ def _alarm_event_payload(row: Row) -> Mapping[str, object]:
 
 
 def _hj212_2025_tables() -> tuple[SealedTable, ...]:
-    """HJ 212-2025 records (docs/hj212-2025.md): key changes, logger bindings, commands, MN changes."""
+    """HJ 212-2025 records (docs/keys.md): key changes, logger bindings, commands, MN changes."""
     from envtrace.store.station_commands import command_payload, mn_change_payload
     from envtrace.store.station_identity import binding_payload
     from envtrace.store.station_keys import event_payload

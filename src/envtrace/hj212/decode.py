@@ -167,7 +167,7 @@ def decode(raw: bytes | bytearray | memoryview, *, key: bytes | None = None, str
             else:
                 wire_form = "text"
                 alt_length = len(segment) - brace_len + len(cipher)
-                if len(cipher) % BLOCK and not tail:
+                if len(cipher) > BLOCK and len(cipher) % BLOCK and not tail:
                     # cems-data-pipeline writes the clear tail (< 16 bytes) inside the braces too
                     cut = len(cipher) - len(cipher) % BLOCK
                     cipher, tail = cipher[:cut], cipher[cut:]

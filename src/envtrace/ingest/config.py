@@ -31,7 +31,7 @@ class GatewayConfig:
     refresh_interval_s: float = 30.0
     auth_workers: int = 2
     storage: str = "process"  # group commit in a child process (its own core), or "thread"
-    # --- HJ 212-2025 (docs/hj212-2025.md) ---
+    # --- HJ 212-2025 (docs/gateway.md "HJ 212-2025", docs/keys.md) ---
     state_dir: str | None = None  # the station-key master key's folder; None: beside the database
     key_overlap_s: float = 86_400.0  # both keys are tried this long after a station takes a new one
     key_rotation_days: float = 90.0  # §6.4.3: a key older than this is replaced

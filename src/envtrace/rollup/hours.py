@@ -20,6 +20,12 @@ Wastewater
     the hour's kg and the flow row's volume the hour's discharge (m³).
 Ambient air
     Each pollutant on its own (GB 3095 Table 4); AQI in ``envtrace.rollup.air``.
+Standard-sample checks (HJ 212-2025 CN 2062)
+    For the station kinds of ``RollupOptions.standard_check_kinds`` (flue gas), a parameter's hour
+    that overlaps a period in which its analyser was out of control after a failed check is invalid
+    (``STANDARD_CHECK_FAILED``), before the corrections and emissions are worked out, so an
+    out-of-control O2 or flow hour also withholds the corrected values and masses it feeds; the
+    checks of the hour are listed in ``detail.standard_check`` (``envtrace.rollup.checks``).
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from envtrace.rollup import checks as standard_checks
 from envtrace.rollup import rules, units
 from envtrace.rollup.limits import StationLimits
 from envtrace.rollup.minutes import (
@@ -321,9 +328,13 @@ def station_hour(
     cover_min_s: int,
     limits: StationLimits,
     options: RollupOptions,
+    checks: standard_checks.StationChecks | None = None,
 ) -> list[ValueDraft]:
-    """The drafts of every parameter the station has data for in the hour."""
-    judged = _judge_all(ctx, data, cover_min_s, options)
+    """The drafts of every parameter the station has data for in the hour; ``checks``: the station's
+    standard-sample checks deciding the hour (none: not judged by checks)."""
+    judged, check_details = standard_checks.apply(
+        _judge_all(ctx, data, cover_min_s, options), data.hour_ts, checks
+    )
     if ctx.kind == "flue_gas":
         extras = _flue_extras(ctx, data.hour_ts, judged, limits, options)
     elif ctx.kind == "water":
@@ -347,6 +358,8 @@ def station_hour(
         )
         if reported is not None:
             detail["station_frame_id"] = reported.frame_id
+        if parameter in check_details:
+            detail["standard_check"] = check_details[parameter]
         if ctx.kind == "ambient" and parameter in rules.AMBIENT_POLLUTANTS:
             detail["pollutant"] = rules.AMBIENT_POLLUTANTS[parameter]
         drafts.append(

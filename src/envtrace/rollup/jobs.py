@@ -16,14 +16,21 @@ INTERVAL_S = 30.0
 def jobs(settings: object) -> list[Job]:
     """The roll-up job, every ``rollup_interval_s`` seconds of the settings (30 s when unset).
 
-    Reads ``rollup_interval_s``, ``rollup_hour_grace_s`` and ``rollup_aqi_report`` from the settings
-    when they exist, so the platform's settings can grow them without this package importing them.
+    Reads ``rollup_interval_s``, ``rollup_hour_grace_s``, ``rollup_aqi_report``,
+    ``rollup_standard_check_basis`` and ``rollup_standard_check_scope`` from the settings when they
+    exist, so the platform's settings can grow them without this package importing them.
     """
     interval = float(getattr(settings, "rollup_interval_s", INTERVAL_S) or INTERVAL_S)
     defaults = RollupOptions()
     options = RollupOptions(
         hour_grace_s=int(getattr(settings, "rollup_hour_grace_s", defaults.hour_grace_s)),
         aqi_report=str(getattr(settings, "rollup_aqi_report", defaults.aqi_report)),
+        standard_check_basis=str(
+            getattr(settings, "rollup_standard_check_basis", defaults.standard_check_basis)
+        ),
+        standard_check_scope=str(
+            getattr(settings, "rollup_standard_check_scope", defaults.standard_check_scope)
+        ),
         time_budget_s=max(1.0, min(defaults.time_budget_s, interval * 0.8)),
     )
 

@@ -11,6 +11,8 @@ from envtrace.rollup.errors import BadOption
 
 FLOW_BASES = ("auto", "as_reported")
 AQI_REPORTS = ("realtime", "release")
+CHECK_BASES = ("station", "platform", "either")
+CHECK_SCOPES = ("until_pass", "hour")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +45,9 @@ class RollupOptions:
     aqi_report: str = "realtime"
     flow_basis: str = "auto"
     over_range_valid: bool = True
+    standard_check_basis: str = "either"
+    standard_check_scope: str = "until_pass"
+    standard_check_kinds: tuple[str, ...] = ("flue_gas",)
     avg: Tolerance = field(default_factory=lambda: Tolerance(rel=0.01))
     zs: Tolerance = field(default_factory=lambda: Tolerance(rel=0.02))
     cou: Tolerance = field(default_factory=lambda: Tolerance(rel=0.03))
@@ -52,6 +57,14 @@ class RollupOptions:
             raise BadOption("flow_basis", self.flow_basis, f"one of {', '.join(FLOW_BASES)}")
         if self.aqi_report not in AQI_REPORTS:
             raise BadOption("aqi_report", self.aqi_report, f"one of {', '.join(AQI_REPORTS)}")
+        if self.standard_check_basis not in CHECK_BASES:
+            raise BadOption(
+                "standard_check_basis", self.standard_check_basis, f"one of {', '.join(CHECK_BASES)}"
+            )
+        if self.standard_check_scope not in CHECK_SCOPES:
+            raise BadOption(
+                "standard_check_scope", self.standard_check_scope, f"one of {', '.join(CHECK_SCOPES)}"
+            )
         for name in ("hour_grace_s", "day_grace_s"):
             if getattr(self, name) < 0:
                 raise BadOption(name, getattr(self, name), "zero or more seconds")

@@ -19,7 +19,7 @@ from importlib.resources import files
 
 from envtrace.standards import Family, edition_at
 
-COMPUTATION_VERSION = "rollup-1"
+COMPUTATION_VERSION = "rollup-2"  # 2: CN 2062 standard-sample checks in the hourly verdict
 
 O2 = "a19001"
 FLUE_FLOW = "a00000"

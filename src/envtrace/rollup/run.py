@@ -5,7 +5,9 @@ One run
        station-hours (and, for daily data, station-days) they touch; each is queued in
        ``rollup_pending``, due at the period's end plus a grace (so an hour in progress is computed
        once, when over, and a late reading re-opens a closed period at once), and the cursor moves,
-       all in one transaction.
+       all in one transaction. Automatic standard-sample checks (CN 2062) of those frames queue the
+       hours with data they can change: from the check's hour to the hour of the parameter's next
+       check (``envtrace.rollup.checks``).
     2. *Hours due*: each queued station-hour is recomputed from its primary data
        (``envtrace.rollup.hours``); a result that differs from the current version is appended as a
        new version, with its exceedance (``limits.judge``) and disagreements (``compare``); a changed
@@ -35,6 +37,7 @@ import numpy as np
 from sqlalchemy import Connection, Engine
 
 from envtrace.rollup import air, compare, days, hours, limits, rules
+from envtrace.rollup import checks as standard_checks
 from envtrace.rollup.errors import BadRange
 from envtrace.rollup.minutes import infer_interval
 from envtrace.rollup.options import RollupOptions
@@ -42,6 +45,7 @@ from envtrace.standards import AmbiguousLimit
 from envtrace.store import hourly as store
 from envtrace.store.engine import write_transaction
 from envtrace.store.hourly import JudgedValue, Pending, StationContext
+from envtrace.store.payloads import checks_of_frames
 
 log = logging.getLogger("envtrace.rollup")
 
@@ -114,11 +118,43 @@ def _take_in(
             old = queue.get(key)
             frame = max(t.frame_id, old.touched_frame if old else 0)
             queue[key] = Pending(t.station_id, gran, t.period_ts, t.period_ts + length + grace, frame)
+        _queue_checked_hours(conn, cursor + 1, hi, opts, queue, counts)
         store.add_pending(conn, queue.values())
         store.set_cursor(conn, CURSOR, hi, updated_ts=now_ts)
         counts["frames"] += hi - cursor
         counts["queued"] += len(queue)
         return cursor + 1, hi
+
+
+def _queue_checked_hours(
+    conn: Connection,
+    first: int,
+    last: int,
+    opts: RollupOptions,
+    queue: dict[tuple[int, str, int], Pending],
+    counts: Counter[str],
+) -> None:
+    """Queue the hours with data that the standard-sample checks of frames ``first..last`` decide."""
+    found = checks_of_frames(conn, first, last)
+    if not found:
+        return
+    contexts = store.station_contexts(conn, {c.station_id for c in found})
+    for c in found:
+        ctx = contexts.get(c.station_id)
+        if ctx is None or ctx.kind not in opts.standard_check_kinds:
+            continue
+        nxt = store.next_check_ts(conn, c.station_id, c.parameter, c.data_ts)
+        start, end = standard_checks.hours_to_requeue(c, nxt, opts.standard_check_scope)
+        periods = store.periods_with_data(
+            conn, c.station_id, granularities=PRIMARY, parameters=[c.parameter], start=start, end=end
+        )
+        for _, h in periods:
+            key = (c.station_id, "hour", h)
+            old = queue.get(key)
+            frame = max(c.frame_id, old.touched_frame if old else 0)
+            queue[key] = Pending(c.station_id, "hour", h, h + HOUR + opts.hour_grace_s, frame)
+        counts["checks"] += 1
+        counts["check_hours"] += len(periods)
 
 
 def _process_due(
@@ -198,6 +234,7 @@ def _hours(
     series = store.series(conn, ctx.id)
     params = sorted({p for g in PRIMARY for p in series.get(g, [])})
     lims = limits.StationLimits.build(ctx, store.limit_rules(conn, station_id=ctx.id))
+    judge_checks = ctx.kind in opts.standard_check_kinds
     drafts = []
     for group in _runs(hours_due, gap=3 * HOUR):
         readings = store.primary_readings(
@@ -213,10 +250,23 @@ def _hours(
             if r.granularity == "min":
                 by_param.setdefault(r.parameter, []).append(r.data_ts)
         cover = infer_interval(np.asarray(t, dtype=np.int64) for t in by_param.values())
+        checks = None
+        if judge_checks:
+            deciding = store.checks_deciding(
+                conn,
+                ctx.id,
+                parameters=params,
+                start=group[0],
+                end=group[-1] + HOUR,
+                verdict_only=opts.standard_check_basis == "station",
+            )
+            checks = standard_checks.StationChecks(ctx, deciding, opts) if deciding else None
         for h in group:
             data = hours.split_readings(h, readings)
             if data.by_parameter:
-                drafts.extend(hours.station_hour(ctx, data, cover_min_s=cover, limits=lims, options=opts))
+                drafts.extend(
+                    hours.station_hour(ctx, data, cover_min_s=cover, limits=lims, options=opts, checks=checks)
+                )
     new = store.append_values(conn, drafts, computed_ts=now_ts)
     counts["hours"] += len(drafts)
     counts["hour_versions"] += len(new)

@@ -33,6 +33,14 @@ from envtrace.standards.cems import (
 from envtrace.standards.cems import daily_validity as cems_daily_validity
 from envtrace.standards.cems import hourly_validity as cems_hourly_validity
 from envtrace.standards.cems import hourly_validity_from_counts as cems_hourly_validity_from_counts
+from envtrace.standards.checks import (
+    CheckVerdict,
+    OutOfControl,
+    cems_unit_kind,
+    hour_out_of_control,
+    judge_check,
+    out_of_control_periods,
+)
 from envtrace.standards.editions import (
     AqiEdition,
     Family,
@@ -94,6 +102,7 @@ __all__ = [
     "AmbiguousLimit",
     "AqiEdition",
     "AqiTable",
+    "CheckVerdict",
     "Corrected",
     "DriftJudgement",
     "EmissionLimit",
@@ -105,6 +114,7 @@ __all__ = [
     "InvalidInput",
     "LimitRow",
     "Missing",
+    "OutOfControl",
     "Reason",
     "Report",
     "Scope",
@@ -130,6 +140,7 @@ __all__ = [
     "cems_daily_validity",
     "cems_hourly_validity",
     "cems_hourly_validity_from_counts",
+    "cems_unit_kind",
     "correct_by_excess_air",
     "correct_to_reference_o2",
     "daily_mean",
@@ -146,8 +157,10 @@ __all__ = [
     "flag_status",
     "flag_validity",
     "flow_m3_per_h",
+    "hour_out_of_control",
     "hour_states",
     "iaqi",
+    "judge_check",
     "judge_drift",
     "levels",
     "mg_m3_to_ppm",
@@ -156,6 +169,7 @@ __all__ = [
     "nox_as_no2_mg_m3",
     "o3_8h_moving",
     "o3_daily_max_8h",
+    "out_of_control_periods",
     "ppm_to_mg_m3",
     "reference_o2",
     "report_items",

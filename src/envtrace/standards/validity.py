@@ -32,6 +32,7 @@ class Reason(IntEnum):
     INSTRUMENT_ABNORMAL = 10
     OVER_RANGE = 11
     UNKNOWN_FLAG = 12
+    STANDARD_CHECK_FAILED = 13
     INSUFFICIENT_READINGS = 20
     INSUFFICIENT_MINUTES = 21
     INSUFFICIENT_HOURS = 22
@@ -61,6 +62,8 @@ _WORDS: dict[Reason, str] = {
     Reason.INSTRUMENT_ABNORMAL: "abnormal (2005 ambient flag 2)",
     Reason.OVER_RANGE: "above the measuring range (flag T)",
     Reason.UNKNOWN_FLAG: "flag not defined by the HJ 212 edition in force",
+    Reason.STANDARD_CHECK_FAILED: "analyser out of control: an automatic standard-sample check "
+    "(HJ 212-2025 CN 2062) failed and no check has passed since (HJ 75 practice)",
     Reason.INSUFFICIENT_READINGS: "fewer valid readings than the minute rule needs",
     Reason.INSUFFICIENT_MINUTES: "fewer valid minutes than the hour rule needs",
     Reason.INSUFFICIENT_HOURS: "fewer valid hours than the day rule needs",

@@ -27,6 +27,7 @@ from sqlalchemy import Connection, Select, and_, case, func, insert, literal, or
 
 from envtrace.store.frames import quarantine, raw_frame, station_state
 from envtrace.store.hourly import AqiValue, rollup_aqi, rollup_value, station_aqi_at
+from envtrace.store.ledger_log import read_head
 from envtrace.store.readings import reading
 from envtrace.store.registry import enterprise, monitoring_point, parameter, station, station_parameter
 from envtrace.store.rollups import reading_day_stats, reading_hour_stats
@@ -841,6 +842,7 @@ def update_station(
         return False
     if not clean:
         return True
+    read_head(conn, for_update=True)  # lock the ledger head before the row, as the gateway's writer does
     conn.execute(update(station).where(station.c.id == station_id).values(**clean))
     after = conn.execute(select(station).where(station.c.id == station_id)).mappings().one()
     if registry_state(after) != registry_state(before):
@@ -853,6 +855,7 @@ def approve_station(conn: Connection, station_id: int, *, by: str, now_ts: int) 
     transaction (leaf kind ``station_approval``); False if there is no such pending station."""
     from envtrace.store.ledger_log import append
 
+    read_head(conn, for_update=True)  # lock the ledger head before the row, as the gateway's writer does
     q = (
         update(station)
         .where(station.c.id == station_id, station.c.approved.is_(False))

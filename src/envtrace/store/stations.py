@@ -37,7 +37,7 @@ from typing import Any
 from sqlalchemy import Connection, RowMapping, func, insert, select, update
 
 from envtrace.store.errors import StationExists, StationNotFound
-from envtrace.store.ledger_log import append
+from envtrace.store.ledger_log import append, read_head
 from envtrace.store.registry import STATION_KINDS, enterprise, monitoring_point, parameter, station
 
 REGISTRY_KIND = "station_registry"
@@ -281,6 +281,7 @@ def update_station(
     """Change the given fields of a station (None leaves a field as it is); returns the result.
 
     A change of a sealed registry field or of the password is sealed (``station_registry``)."""
+    read_head(conn, for_update=True)  # lock the ledger head before the row, as the gateway's writer does
     before = conn.execute(select(station).where(station.c.mn == mn)).mappings().one_or_none()
     if before is None:
         raise StationNotFound(mn)
@@ -325,6 +326,7 @@ def approve_station(conn: Connection, mn: str, *, by: str) -> Station:
         raise StationNotFound(mn)
     if found.approved:
         return found
+    read_head(conn, for_update=True)  # lock the ledger head before the row, as the gateway's writer does
     now = int(time.time())
     conn.execute(
         update(station).where(station.c.id == found.id).values(approved=True, approved_ts=now, approved_by=by)

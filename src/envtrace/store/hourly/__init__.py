@@ -29,8 +29,9 @@ Every query takes the caller's ``Connection``; the caller owns the transaction. 
 seconds (UTC); hours and days are named by their start (days by the station's local midnight).
 
 Modules: ``tables`` · ``judged`` (judged values) · ``aqi`` · ``facts`` (exceedances,
-disagreements) · ``limits`` (limit rules) · ``inputs`` (registry facts, primary readings) · ``queue``
-(cursor, queues, run log). Import from ``envtrace.store.hourly``.
+disagreements) · ``checks`` (standard-sample checks deciding hours) · ``limits`` (limit rules) ·
+``inputs`` (registry facts, primary readings) · ``queue`` (cursor, queues, run log). Import from
+``envtrace.store.hourly``.
 """
 
 from envtrace.store.hourly.aqi import (
@@ -44,6 +45,7 @@ from envtrace.store.hourly.aqi import (
     station_aqi,
     station_aqi_at,
 )
+from envtrace.store.hourly.checks import checks_deciding, next_check_ts
 from envtrace.store.hourly.facts import (
     DisagreementDraft,
     DisagreementRecord,
@@ -151,6 +153,7 @@ __all__ = [
     "append_aqi",
     "append_values",
     "canonical",
+    "checks_deciding",
     "city_aqi",
     "city_stations",
     "clean",
@@ -170,6 +173,7 @@ __all__ = [
     "limit_rule",
     "limit_rules",
     "newest_frame",
+    "next_check_ts",
     "periods_with_data",
     "postpone_pending",
     "primary_readings",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import (
     Connection,
@@ -29,6 +29,7 @@ class StationContext:
     configured_units: Mapping[str, str]
     registry_units: Mapping[str, str]
     o2_ref: Mapping[str, float]
+    spans: Mapping[str, float] = field(default_factory=dict)  # analyser full range by parameter
 
 
 def station_contexts(conn: Connection, station_ids: Iterable[int]) -> dict[int, StationContext]:
@@ -48,12 +49,15 @@ def station_contexts(conn: Connection, station_ids: Iterable[int]) -> dict[int, 
     rows = conn.execute(q).mappings().all()
     units: dict[int, dict[str, str]] = {}
     o2: dict[int, dict[str, float]] = {}
+    spans: dict[int, dict[str, float]] = {}
     sp = station_parameter.c
     for r in conn.execute(select(station_parameter).where(sp.station_id.in_(ids))).mappings():
         if r["unit"]:
             units.setdefault(r["station_id"], {})[r["parameter"]] = r["unit"]
         if r["o2_ref"] is not None:
             o2.setdefault(r["station_id"], {})[r["parameter"]] = float(r["o2_ref"])
+        if r["span"] is not None:
+            spans.setdefault(r["station_id"], {})[r["parameter"]] = float(r["span"])
     registry = {
         r["code"]: r["unit"]
         for r in conn.execute(select(parameter.c.code, parameter.c.unit)).mappings()
@@ -71,6 +75,7 @@ def station_contexts(conn: Connection, station_ids: Iterable[int]) -> dict[int, 
             configured_units=units.get(r["id"], {}),
             registry_units=registry,
             o2_ref=o2.get(r["id"], {}),
+            spans=spans.get(r["id"], {}),
         )
         for r in rows
     }

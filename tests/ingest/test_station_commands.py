@@ -140,6 +140,7 @@ def test_platform_requests_are_sent_answered_and_sealed(make_gateway: Make, kind
     assert [(x["command"], x["actor"], x["params"]) for x in leaves] == [
         (kind, "carol", {"pol_id": "a21026"})
     ]
+    live.wait_idle()
     answers = live.query("SELECT cn, status FROM raw_frame WHERE cn IN ('9011', '9012') ORDER BY id")
     assert answers == [("9011", "command"), ("9012", "command")]
     station.close()
