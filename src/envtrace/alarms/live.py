@@ -26,8 +26,9 @@
        alarm, which stays open for people to judge).
 ``alarm_intake`` (every ``alarm_intake_interval_s``, 30 s)
     new roll-up exceedances (cursor ``exceedances``), ZsAvg disagreements (cursor
-    ``disagreements``) and stations silent for ``offline_after_s`` (one finding per silence) --
-    see ``envtrace.alarms.live_facts``.
+    ``disagreements``), stations silent for ``offline_after_s`` (one finding per silence) and data
+    loggers swapped behind an MN (CN 1001 bindings not yet reported) -- see
+    ``envtrace.alarms.live_facts``.
 ``alarm_escalation`` and ``alarm_notify``
     ``escalation_job(policy)`` and, when ``notify_config`` names a TOML file,
     ``notification_job(config)`` of this package.

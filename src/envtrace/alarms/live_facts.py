@@ -14,6 +14,14 @@ and stations that fell silent -- and the ``alarm_intake`` job that raises them (
 - A station heard from last at ``t`` and silent for ``offline_after_s`` gives one ``offline`` finding
   spanning ``[t, t + offline_after_s)`` (its fingerprint does not change while the silence lasts, so
   it is raised once; a new silence after the station came back is a new finding).
+- A **logger swapped** behind an MN (HJ 212-2025 CN 1001: a logger ID, CPU ID or MAC other than the
+  station's bound identity, recorded and sealed by the gateway as a ``changed`` binding,
+  ``envtrace.store.station_identity``) gives one ``logger_swapped`` finding of kind ``fraud`` scored
+  :data:`SWAP_SCORE` (critical under the default policy): a second device may be posing as the
+  station, or a replaced logger may carry altered software. Its window runs from the old logger's
+  last recorded report to the new one's first; its evidence names both identities (logger ID, CPU ID,
+  MACs, their SHA-256, first and last seen, reports, peer address), the MN and the binding rows. The
+  change is marked reported in the transaction that raises it, so it is raised once.
 """
 
 from __future__ import annotations
@@ -29,10 +37,15 @@ from envtrace.store import detect_state as ds
 from envtrace.store.detect_state import Silence
 from envtrace.store.engine import write_transaction
 from envtrace.store.hourly import DisagreementRecord, ExceedanceRecord, disagreements, exceedances
+from envtrace.store.station_identity import Binding, mark_reported, unreported_changes
 
 ZS_DETECTOR = "rollup.zs_avg_disagreement"
 OFFLINE_DETECTOR = "platform.offline"
 FORGED = "forged_correction"
+SWAP_DETECTOR = "platform.logger_identity"
+SWAPPED = "logger_swapped"
+#: The score of a swapped logger: ``fraud`` at 0.8 is ``critical`` under the default policy.
+SWAP_SCORE = 0.8
 
 
 def exceedance_item(r: ExceedanceRecord) -> Exceedance:
@@ -156,13 +169,98 @@ def offline_finding(silence: Silence, *, after_s: int, utc_offset_min: int = 480
     )
 
 
+def _identity(b: Binding) -> dict[str, object]:
+    return {
+        "binding_id": b.id,
+        "identity": b.identity,
+        "logger_id": b.logger_id,
+        "cpu_id": b.cpu_id,
+        "mac1": b.mac1,
+        "mac2": b.mac2,
+        "mn": b.mn,
+        "first_seen_us": b.first_seen_us,
+        "last_seen_us": b.last_seen_us,
+        "reports": b.reports,
+        "peer": b.peer,
+    }
+
+
+def _shown(b: Binding | None, identity: str | None) -> str:
+    if b is None:
+        return f"identity {(identity or '?')[:12]}"
+    macs = "/".join(m for m in (b.mac1, b.mac2) if m) or "-"
+    return f"logger {b.logger_id or '-'}, CPU {b.cpu_id or '-'}, MAC {macs}"
+
+
+def logger_swap_finding(new: Binding, old: Binding | None, *, utc_offset_min: int = 480) -> Finding:
+    """A ``logger_swapped`` finding from a ``changed`` binding and the binding it replaced."""
+    first = new.first_seen_us // 1_000_000
+    last_old = None if old is None else old.last_seen_us // 1_000_000
+    start = first if last_old is None else min(last_old, first)
+    end = first + 1
+    when = _local(first, utc_offset_min)
+    before = "—" if last_old is None else _local(last_old, utc_offset_min)
+    was, now_is = _shown(old, new.previous), _shown(new, new.identity)
+    body: dict[str, object] = {
+        "source": "identity",
+        "detector": SWAP_DETECTOR,
+        "station": new.station_id,
+        "parameters": [],
+        "start": start,
+        "end": end,
+        "pattern": SWAPPED,
+        "kind": "fraud",
+        "score": SWAP_SCORE,
+        "statistic": None,
+        "baseline": None,
+        "threshold": None,
+        "expected_per_year": None,
+        "mn": new.mn,
+        "new": _identity(new),
+        "old": _identity(old) if old is not None else {"identity": new.previous},
+        "reason_zh": (
+            f"监测点 {new.mn} 的数采仪身份（CN 1001）于 {when} 变更：原为 {was}（最后记录 {before}），"
+            f"现为 {now_is}：疑似更换数采仪或他机冒用监测点编码"
+        ),
+        "reason_en": (
+            f"the data logger behind MN {new.mn} changed at {when} (CN 1001 identity): it was {was} "
+            f"(last recorded {before}), it is now {now_is}: logger swapped, or another device posing "
+            "as the station"
+        ),
+        "plots": [],
+    }
+    return Finding(
+        "identity", new.station_id, SWAP_DETECTOR, (), start, end, SWAPPED, "fraud", SWAP_SCORE, body
+    )
+
+
 def run_intake(engine: Engine, now: int, options: LiveOptions = DEFAULT_OPTIONS) -> dict[str, int]:
-    """One run of ``alarm_intake``: exceedances, ZsAvg disagreements, silent stations."""
+    """One run of ``alarm_intake``: exceedances, ZsAvg disagreements, silent stations, swapped loggers."""
     counts: Counter[str] = Counter()
     _consume_exceedances(engine, now, options, counts)
     _consume_disagreements(engine, now, options, counts)
     _report_silences(engine, now, options, counts)
+    _report_logger_swaps(engine, now, options, counts)
     return dict(counts)
+
+
+def _report_logger_swaps(engine: Engine, now: int, options: LiveOptions, counts: Counter[str]) -> None:
+    with write_transaction(engine) as conn:
+        changes = unreported_changes(conn)
+        if not changes:
+            return
+        facts = ds.station_facts(conn)
+        items = [
+            logger_swap_finding(
+                new,
+                old,
+                utc_offset_min=facts[new.station_id].utc_offset_min if new.station_id in facts else 480,
+            )
+            for new, old in changes
+        ]
+        _count(counts, "logger_swaps", raise_alarms_in(conn, items, now=now, policy=options.policy))
+        for new, _ in changes:
+            mark_reported(conn, new.id, now=now)
 
 
 def _count(counts: Counter[str], prefix: str, report: RaiseReport) -> None:
