@@ -45,6 +45,7 @@ AUDITORS = (Role.ADMIN, Role.DISCIPLINE_INSPECTOR)
 # The exact bytes of a frame carry the station's access password: those who handle evidence, and
 # an enterprise for its own stations (scoped), may download them; the rest see them masked.
 RAW_READERS = (*QUARANTINE_READERS, Role.ENTERPRISE)
+EVIDENCE_READERS = QUARANTINE_READERS  # an evidence bundle carries the exact bytes too
 
 Public = Annotated[Principal, require(Role.PUBLIC)]
 AnyUser = Annotated[Principal, require(*ANY_USER)]
@@ -53,4 +54,5 @@ RegistryEditor = Annotated[Principal, require(*REGISTRY_EDITORS)]
 QuarantineReader = Annotated[Principal, require(*QUARANTINE_READERS)]
 Auditor = Annotated[Principal, require(*AUDITORS)]
 RawReader = Annotated[Principal, require(*RAW_READERS)]
+EvidenceReader = Annotated[Principal, require(*EVIDENCE_READERS)]
 Admin = Annotated[Principal, require(Role.ADMIN)]

@@ -30,7 +30,7 @@ from envtrace.evidence.queries import (
     published_file_text,
 )
 from envtrace.store import console, read_head
-from envtrace.web.deps import Ctx, Public, ReadConn, Staff
+from envtrace.web.deps import Ctx, EvidenceReader, Public, ReadConn
 from envtrace.web.errors import ApiError, BadRequest, NotFound
 from envtrace.web.ledger import LedgerCheckpoint, checked, published_keys
 from envtrace.web.models import ERROR_RESPONSES
@@ -234,7 +234,7 @@ def frame_bundle(conn: Connection, ctx: Ctx, frame_id: int) -> dict[str, object]
         409: {"description": "Not covered by a signed checkpoint yet, or not provable"},
     },
 )
-def evidence_bundle(frame_id: IdPath, _: Staff, conn: ReadConn, ctx: Ctx) -> Response:
+def evidence_bundle(frame_id: IdPath, _: EvidenceReader, conn: ReadConn, ctx: Ctx) -> Response:
     """A raw frame's evidence bundle (docs/evidence.md): the bytes, the sealed leaf, its inclusion
     proof, the signed checkpoint, the public keys, consistency proofs, station and readings.
     Check it with ``python3 tools/verify_evidence.py bundle.json --pubkey department.vkey``."""
