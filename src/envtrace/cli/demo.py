@@ -705,28 +705,39 @@ class DemoLoop:
         say("the platform stopped (see serve.log)")
 
     def keep_simulating(self, now: float) -> None:
+        self.check_ready()
         if self.sim.running():
             return
         self.data_ts = resume_at(self.engine, self.data_ts)
         phase, speed, wall = self.phases.plan(self.data_ts, now)
-        if phase != "backfill" and not self.ready:
-            self.ready = baselines_ready(self.engine, self.phases.backfill_end)
-            if not self.ready:
-                if self.sim.phase != "preparing":
-                    say("history sent; waiting for the roll-up and the baselines before going live")
-                self.sim.phase = "preparing"
-                return
+        if phase != "backfill" and self.sim.phase == "backfill":
             say(
-                f"baselines ready: {self.quiet.alarms} alarms opened on the history (exceedances mostly), "
-                f"{self.quiet.notifications} notifications delivered to the sinks"
+                "history sent: the stations go live now; injections wait until the roll-up has judged "
+                "the history and live detection has its baselines"
             )
-            self.quiet.preparing = False
-            for request in self.start_requests:
-                apply_request(request, self.stations, self.data_ts, self.sim, None)
         if phase != self.sim.phase:
             say(f"simulator: {phase} from {local_iso(self.data_ts)} at {speed:g}x")
         self.quiet.on = phase == "backfill"
         self.sim.start(phase, self.data_ts, speed, wall)
+
+    def check_ready(self) -> None:
+        """Once the live phase runs, watch for the baselines; then apply the injections asked at
+        start (the simulator restarts with them, as for any injection)."""
+        if self.ready or self.sim.phase in ("", "backfill"):
+            return
+        self.ready = baselines_ready(self.engine, self.phases.backfill_end)
+        if not self.ready:
+            return
+        say(
+            f"baselines ready: {self.quiet.alarms} alarms opened on the history (exceedances mostly), "
+            f"{self.quiet.notifications} notifications delivered to the sinks"
+        )
+        self.quiet.preparing = False
+        if self.start_requests:
+            self.sim.stop()
+            self.data_ts = resume_at(self.engine, self.data_ts)
+            for request in self.start_requests:
+                apply_request(request, self.stations, self.data_ts, self.sim, None)
 
     def take_requests(self) -> None:
         for path in sorted(self.inbox.glob("*.json")):
