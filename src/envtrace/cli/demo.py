@@ -645,7 +645,7 @@ def banner(
         f"  webhooks {folder / 'webhooks'}/",
         "  inject a falsification pattern (second terminal), for example:",
     ]
-    examples = [
+    examples = [  # the first two reveal themselves within an hour of data; a frozen run takes hours
         ("diluent_tamper", next(s for s in stations if s.kind == "flue_gas")),
         ("forged_correction", [s for s in stations if s.kind == "flue_gas"][1]),
         ("frozen_value", next(s for s in stations if s.kind == "ambient")),
@@ -844,9 +844,11 @@ def inject_command(
             typer.echo(f"injected {answer['spec']}")
             typer.echo(f"station {answer['mn']} {answer['name']} ({answer['kind']})")
             typer.echo(
-                "the alarm opens once the roll-up has judged the first manipulated hour and live detection "
-                "has fed it (about an hour of data time later); watch the demo's terminal, the console's "
-                f"alarm inbox and {folder / 'mail'}/"
+                "the alarm opens once the roll-up has judged the hours that reveal the pattern and live "
+                "detection has fed them: about an hour of data time for a per-hour pattern "
+                "(diluent_tamper, forged_correction), longer for one seen over a run or a window "
+                "(frozen_value: a run too long to be chance, hours; level_shift, sampler_interference: "
+                f"days). Watch the demo's terminal, the console's alarm inbox and {folder / 'mail'}/"
             )
             return
         time.sleep(0.5)
