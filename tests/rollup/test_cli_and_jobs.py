@@ -55,3 +55,22 @@ def test_worker_collects_the_rollup_job(tmp_path: Path) -> None:
     (result,) = [r for r in run_once(engine, jobs, now_ts=H) if r.name == "rollup"]
     assert result.ok, result.error
     engine.dispose()
+
+
+def test_the_command_and_the_job_judge_with_the_same_settings() -> None:
+    from envtrace.config import Settings
+    from envtrace.rollup.jobs import options_from_settings
+
+    settings = Settings(rollup_standard_check_basis="platform", rollup_standard_check_scope="hour")
+    options = options_from_settings(settings)
+    assert (options.standard_check_basis, options.standard_check_scope) == ("platform", "hour")
+    (job,) = rollup_jobs(settings)
+    assert job.name == "rollup"
+    # the command reads the same settings from the environment: a value outside the choices stops it
+    bad = CliRunner().invoke(
+        app,
+        ["rollup", "--db", "sqlite:///unused.db", "--once"],
+        env={"ENVTRACE_ROLLUP_STANDARD_CHECK_BASIS": "nobody"},
+    )
+    assert bad.exit_code != 0
+    assert "rollup_standard_check_basis" in str(bad.exception) + bad.output

@@ -51,9 +51,13 @@ def rollup(
     """Roll readings up into validity-judged hourly and daily values, AQI, exceedances, disagreements."""
     import time
 
+    from envtrace.config import Settings
     from envtrace.rollup import RollupError, run
     from envtrace.rollup import recompute as do_recompute
+    from envtrace.rollup.jobs import options_from_settings
     from envtrace.store import connect, get_station
+
+    options = options_from_settings(Settings())  # judged as the worker's job judges
 
     now = int(time.time())
     if recompute is not None and since is not None:
@@ -68,7 +72,7 @@ def rollup(
         if once and span is not None:
             raise typer.BadParameter("--once runs the incremental job; it takes no range")
         if span is None:
-            counts = run(engine, now)
+            counts = run(engine, now, options)
             label = "rollup"
         else:
             ids = None
@@ -81,7 +85,7 @@ def rollup(
                     raise typer.BadParameter(f"unknown station MN {names}", param_hint="--station")
                 ids = [s.id for s in found if s is not None]
             try:
-                counts = do_recompute(engine, span[0], span[1], now_ts=now, station_ids=ids)
+                counts = do_recompute(engine, span[0], span[1], now_ts=now, station_ids=ids, options=options)
             except RollupError as exc:
                 raise typer.BadParameter(str(exc)) from exc
             label = f"recompute [{span[0]}, {span[1]})"

@@ -21,8 +21,20 @@ def jobs(settings: object) -> list[Job]:
     exist, so the platform's settings can grow them without this package importing them.
     """
     interval = float(getattr(settings, "rollup_interval_s", INTERVAL_S) or INTERVAL_S)
+    options = options_from_settings(settings, time_budget_s=interval * 0.8)
+
+    def rollup(engine: Engine, now_ts: int) -> Mapping[str, int]:
+        return run(engine, now_ts, options)
+
+    return [Job("rollup", interval, rollup)]
+
+
+def options_from_settings(settings: object, *, time_budget_s: float | None = None) -> RollupOptions:
+    """The roll-up options the platform's settings ask for (``rollup_hour_grace_s``,
+    ``rollup_aqi_report``, ``rollup_standard_check_basis``, ``rollup_standard_check_scope``), the
+    defaults for those it does not have; the job and ``envtrace rollup`` judge alike."""
     defaults = RollupOptions()
-    options = RollupOptions(
+    return RollupOptions(
         hour_grace_s=int(getattr(settings, "rollup_hour_grace_s", defaults.hour_grace_s)),
         aqi_report=str(getattr(settings, "rollup_aqi_report", defaults.aqi_report)),
         standard_check_basis=str(
@@ -31,10 +43,9 @@ def jobs(settings: object) -> list[Job]:
         standard_check_scope=str(
             getattr(settings, "rollup_standard_check_scope", defaults.standard_check_scope)
         ),
-        time_budget_s=max(1.0, min(defaults.time_budget_s, interval * 0.8)),
+        time_budget_s=(
+            defaults.time_budget_s
+            if time_budget_s is None
+            else max(1.0, min(defaults.time_budget_s, time_budget_s))
+        ),
     )
-
-    def rollup(engine: Engine, now_ts: int) -> Mapping[str, int]:
-        return run(engine, now_ts, options)
-
-    return [Job("rollup", interval, rollup)]
