@@ -27,7 +27,7 @@ import json
 import logging
 import math
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -153,14 +153,17 @@ class KeyHistory:
         self._keys = {sid: list(found) for sid, found in keys.items()}
 
     @classmethod
-    def load(cls, conn: Connection, state_dir: Path | None) -> KeyHistory | None:
-        """The history of ``conn``'s database, opened with the master key of ``state_dir``; None when
-        there is no master key there (or no key table): encrypted frames are then not decoded."""
+    def load(
+        cls, conn: Connection, state_dir: Path | None, *, station_ids: Iterable[int] | None = None
+    ) -> KeyHistory | None:
+        """The history of ``conn``'s database (of ``station_ids`` only, when given), opened with the
+        master key of ``state_dir``; None when there is no master key there (or no key table):
+        encrypted frames are then not decoded."""
         if state_dir is None:
             return None
         try:
             vault = KeyVault.open(state_dir, create=False)
-            return cls(key_history(conn, vault))
+            return cls(key_history(conn, vault, station_ids=station_ids))
         except (StoreError, OSError, SQLAlchemyError) as exc:
             log.warning("SM4 key history unavailable: %s", exc)
             return None

@@ -31,7 +31,7 @@ from envtrace.store.ledger_log import read_head
 from envtrace.store.readings import reading
 from envtrace.store.registry import enterprise, monitoring_point, parameter, station, station_parameter
 from envtrace.store.rollups import reading_day_stats, reading_hour_stats
-from envtrace.store.stations import registry_state, seal_registry
+from envtrace.store.stations import change_registry
 
 EFFECTIVE_MINUTES = 45
 RAW_GRANULARITIES = ("min", "rtd")
@@ -843,10 +843,7 @@ def update_station(
     if not clean:
         return True
     read_head(conn, for_update=True)  # lock the ledger head before the row, as the gateway's writer does
-    conn.execute(update(station).where(station.c.id == station_id).values(**clean))
-    after = conn.execute(select(station).where(station.c.id == station_id)).mappings().one()
-    if registry_state(after) != registry_state(before):
-        seal_registry(conn, station_id, event="updated", by=by)
+    change_registry(conn, before, clean, by=by)
     return True
 
 

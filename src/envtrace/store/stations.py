@@ -192,6 +192,18 @@ def seal_registry(conn: Connection, station_id: int, *, event: str, by: str | No
     return append(conn, REGISTRY_KIND, registry_payload(row, event=event, by=by, ts=int(time.time())))
 
 
+def change_registry(
+    conn: Connection, before: Mapping[Any, Any], values: Mapping[str, object], *, by: str | None
+) -> None:
+    """Write ``values`` to the station row ``before`` (read in this transaction, after the ledger head
+    was locked) and seal the new registry state when a sealed field changed."""
+    sid = int(before["id"])
+    conn.execute(update(station).where(station.c.id == sid).values(**values))
+    after = conn.execute(select(station).where(station.c.id == sid)).mappings().one()
+    if registry_state(after) != registry_state(before):
+        append(conn, REGISTRY_KIND, registry_payload(after, event="updated", by=by, ts=int(time.time())))
+
+
 def list_stations(conn: Connection, *, pending: bool | None = None) -> list[Station]:
     """Every station by MN; ``pending=True`` only those awaiting approval, False only approved."""
     query = select(station).order_by(station.c.mn)
@@ -306,10 +318,7 @@ def update_station(
         if value is not None:
             values[key] = value
     if values:
-        conn.execute(update(station).where(station.c.id == before["id"]).values(**values))
-        after = conn.execute(select(station).where(station.c.id == before["id"])).mappings().one()
-        if registry_state(after) != registry_state(before):
-            seal_registry(conn, int(before["id"]), event="updated", by=by)
+        change_registry(conn, before, values, by=by)
     found = get_station(conn, mn)
     if found is None:
         raise StationNotFound(mn)

@@ -8,6 +8,7 @@ HJ 633-2026 from then), so an old period keeps the category names of its edition
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from functools import cache
 
 from pydantic import BaseModel, Field
@@ -15,6 +16,7 @@ from pydantic import BaseModel, Field
 from envtrace.standards import StandardsError, categories
 from envtrace.standards.iaqi import Category
 from envtrace.store.hourly import AqiValue
+from envtrace.web.errors import BadRequest
 
 NO_DATA_COLOUR = "#9aa5b1"
 
@@ -95,3 +97,22 @@ def aqi_out(v: AqiValue) -> AqiOut:
         version=v.version,
         computed_ts=v.computed_ts,
     )
+
+
+def aqi_list(
+    newest: Callable[[], AqiValue | None],
+    between: Callable[[int | None, int | None], Sequence[AqiValue]],
+    t0: int | None,
+    t1: int | None,
+) -> AqiList:
+    """A station's or a city's AQI: the newest period without ``from``/``to``, else the periods in
+    [t0, t1) (``between``); an empty or reversed range is a BadRequest."""
+    if t0 is not None and t1 is not None and t0 >= t1:
+        raise BadRequest(f"from {t0} must be before to {t1}")
+    if t0 is None and t1 is None:
+        current = newest()
+        rows: Sequence[AqiValue] = [] if current is None else [current]
+    else:
+        rows = between(t0, t1)
+    data = [aqi_out(v) for v in rows]
+    return AqiList(data=data, count=len(data))

@@ -20,13 +20,13 @@ from pathlib import Path
 
 from sqlalchemy import Connection, select
 
+from envtrace.evidence.derive import KeyHistory
 from envtrace.hj212 import Decoded, code_2017, decode, factor
 from envtrace.ledger import LedgerError, inclusion_proof, leaf_hash, verify_inclusion
 from envtrace.store import console
 from envtrace.store.errors import StoreError
 from envtrace.store.ledger_log import node_getter
 from envtrace.store.ledger_tables import ledger_head, ledger_leaf
-from envtrace.store.station_keys import KeyVault, UsableKey, key_history
 from envtrace.web.models import CpItemOut, DecodedOut, InclusionProofOut
 
 _PW = re.compile(rb"(?<![A-Za-z])PW=([^;&]*)")
@@ -133,21 +133,11 @@ def _items(d: Decoded) -> list[CpItemOut]:
 
 
 def station_keys(conn: Connection, state_dir: Path, station_id: int, received_us: int) -> list[bytes]:
-    """The station's SM4 keys to try on a frame received at ``received_us``: those in use then
-    first (newest first), then its others. Keys are opened with the master key of ``state_dir``
-    (``store.station_keys``); none when that key is not there (the frame is then shown undecoded)."""
-    try:
-        vault = KeyVault.open(state_dir, create=False)
-        keys = key_history(conn, vault, station_ids=[station_id]).get(station_id, [])
-    except (StoreError, OSError):
-        return []
-
-    def in_use(k: UsableKey) -> bool:
-        end = k.ended_us if k.ended_us is not None else k.until_us
-        return k.created_us <= received_us and (end is None or received_us < end)
-
-    ordered = sorted(keys, key=lambda k: (not in_use(k), -k.created_us))
-    return [k.key for k in ordered]
+    """The station's SM4 keys to try on a frame received at ``received_us``, in the verifier's order
+    (``evidence.derive.KeyHistory``: those in use then first); none without the master key of
+    ``state_dir`` (the frame is then shown undecoded)."""
+    history = KeyHistory.load(conn, state_dir, station_ids=[station_id])
+    return [] if history is None else history.candidates(station_id, received_us)
 
 
 def decoded_view(raw: bytes, keys: Sequence[bytes] = ()) -> DecodedOut:

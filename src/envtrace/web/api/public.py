@@ -26,7 +26,7 @@ from envtrace.store.console import ALL, StationRow
 from envtrace.store.hourly import AqiValue, city_aqi, current_cities_aqi, current_city_aqi
 from envtrace.web.air import AQI_PARAMETERS, POLLUTANTS, station_aqi
 from envtrace.web.api.stations import From, Granularity, To, aqi_history
-from envtrace.web.aqi import AqiList, aqi_out, category, colour_hex
+from envtrace.web.aqi import AqiList, aqi_list, aqi_out, category, colour_hex
 from envtrace.web.deps import Ctx, Public, ReadConn
 from envtrace.web.emissions import EmissionsCache, KeyEnterpriseList
 from envtrace.web.errors import BadRequest, NotFound
@@ -165,15 +165,12 @@ def city_history(
     granularity: Granularity = "hour",
 ) -> AqiList:
     """A city's AQI in [from, to) (without them: the newest)."""
-    if from_ is not None and to is not None and from_ >= to:
-        raise BadRequest(f"from {from_} must be before to {to}")
-    if from_ is None and to is None:
-        current = current_city_aqi(conn, city, granularity=granularity)
-        rows = [] if current is None else [current]
-    else:
-        rows = city_aqi(conn, city, granularity=granularity, start=from_, end=to, limit=20_000)
-    data = [aqi_out(v) for v in rows]
-    return AqiList(data=data, count=len(data))
+    return aqi_list(
+        lambda: current_city_aqi(conn, city, granularity=granularity),
+        lambda a, b: city_aqi(conn, city, granularity=granularity, start=a, end=b, limit=20_000),
+        from_,
+        to,
+    )
 
 
 @router.get("/stations/{station_id}/aqi", response_model=AqiList)

@@ -18,7 +18,7 @@ from envtrace.store.console import StationRow
 from envtrace.store.hourly import current_station_aqi, station_aqi
 from envtrace.store.station_keys import KeyVault, register_key
 from envtrace.web.air import ambient_limit
-from envtrace.web.aqi import AqiList, aqi_out
+from envtrace.web.aqi import AqiList, aqi_list
 from envtrace.web.context import WebContext
 from envtrace.web.deps import AnyUser, Ctx, ReadConn, RegistryEditor, WriteConn
 from envtrace.web.errors import BadRequest, Conflict, NotFound
@@ -265,15 +265,12 @@ async def judged(
 
 
 def aqi_history(conn: ReadConn, station_id: int, granularity: str, t0: int | None, t1: int | None) -> AqiList:
-    if t0 is not None and t1 is not None and t0 >= t1:
-        raise BadRequest(f"from {t0} must be before to {t1}")
-    if t0 is None and t1 is None:
-        current = current_station_aqi(conn, station_id, granularity=granularity)
-        rows = [] if current is None else [current]
-    else:
-        rows = station_aqi(conn, station_id, granularity=granularity, start=t0, end=t1, limit=20_000)
-    data = [aqi_out(v) for v in rows]
-    return AqiList(data=data, count=len(data))
+    return aqi_list(
+        lambda: current_station_aqi(conn, station_id, granularity=granularity),
+        lambda a, b: station_aqi(conn, station_id, granularity=granularity, start=a, end=b, limit=20_000),
+        t0,
+        t1,
+    )
 
 
 @router.get("/{station_id}/aqi", response_model=AqiList)
